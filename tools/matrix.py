@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run config-matrix rows with kunit.py and judge them.
+
+kunit.py builds (`kunit.py build`), boots and parses KTAP (`kunit.py exec
+--json`).  This tool adds what a matrix needs on top: one build folder per
+row, a check that every option a row asked for survived into the final
+.config, a console scan for splats KUnit cannot see, must-run suites,
+expected values the suites report, a timeout around everything, and the
+reports (terminal table, results/summary.md, results/kcidb.json).
+
+  matrix.py run [--rows a,b] [--tree DIR]   build, boot, judge, report
+  matrix.py report                          rebuild reports from results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rows as rowsmod  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = Path(os.environ.get('RESULTS') or REPO / 'results').resolve()
+
+# What the console must never show.  KUnit passes a case even when the
+# kernel printed one of these while it ran.
+SPLATS: list[tuple[str, re.Pattern[str]]] = [
+    (kind, re.compile(rx)) for kind, rx in [
+        ('BUG', r'\bBUG: '),
+        ('WARNING', r'\bWARNING: (?!.*kunit_try_catch)'),
+        ('Oops', r'\bOops[: ]'),
+        ('panic', r'Kernel panic'),
+        ('lockdep', r'possible circular locking|possible recursive locking|'
+                    r'inconsistent lock state|suspicious RCU usage|'
+                    r'possible irq lock inversion|'
+                    r'lock held when returning to user space|'
+                    r'bad unlock balance detected|'
+                    r'held lock freed'),
+        ('sleep-in-atomic', r'sleeping function called from invalid context'),
+        ('scheduling-while-atomic', r'scheduling while atomic'),
+        ('KASAN', r'KASAN: |BUG: KASAN'),
+        ('UBSAN', r'UBSAN: '),
+        ('KFENCE', r'BUG: KFENCE|KFENCE: '),
+        ('lockup', r'soft lockup|hard LOCKUP|watchdog: BUG'),
+        ('RCU stall', r'rcu: INFO: .*detected stalls|rcu_.*self-detected stall'
+                      r'|RCU Stall'),
+        ('hung task', r'blocked for more than \d+ seconds'),
+        ('list corruption', r'list_(add|del) corruption'),
+    ]]
+REPORT_RE = re.compile(r'#.*\breport: ([A-Za-z0-9_]+)=(\S+)')
+TIMESTAMP_RE = re.compile(r'^\[\s*(\d+\.\d+)\]\s?')
+
+
+@dataclass
+class Case:
+    suite: str
+    case: str
+    param: Optional[str]
+    status: str
+    duration: Optional[float] = None
+    log: str = ''
+
+
+@dataclass
+class RowResult:
+    row: str
+    arch: str
+    description: str
+    verdict: str = 'fail'
+    reasons: list[str] = field(default_factory=list)
+    build_ok: bool = False
+    build_seconds: float = 0.0
+    boot_seconds: float = 0.0
+    start_time: str = ''
+    config_name: str = ''
+    compiler: str = ''
+    console_excerpt: str = ''
+    splats: list[str] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)
+    cases: list[Case] = field(default_factory=list)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for c in self.cases:
+            d = out.setdefault(c.suite, {'PASS': 0, 'FAIL': 0, 'SKIP': 0,
+                                         'ERROR': 0})
+            d[c.status] = d.get(c.status, 0) + 1
+        return out
+
+
+# ------------------------------------------------------------ scanning --
+
+def strip_ts(line: str) -> str:
+    return TIMESTAMP_RE.sub('', line)
+
+
+def scan_splats(console: str) -> list[str]:
+    """'kind: line' for every splat line in a console log."""
+    found = []
+    for line in console.splitlines():
+        text = strip_ts(line)
+        for kind, rx in SPLATS:
+            if rx.search(text):
+                found.append(f'{kind}: {text.strip()[:200]}')
+                break
+    return found
+
+
+def scan_reports(console: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in console.splitlines():
+        m = REPORT_RE.search(strip_ts(line))
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def check_expect(expect: dict[str, str], reports: dict[str, str]) -> list[str]:
+    bad = []
+    for key, want in sorted(expect.items()):
+        got = reports.get(key)
+        if got is None:
+            bad.append(f'expected {key}={want}, but no suite reported {key}')
+        elif got != want:
+            bad.append(f'expected {key}={want}, suite reported {key}={got}')
+    return bad
+
+
+def flatten_json(node: dict[str, Any], path: list[str]) -> list[Case]:
+    """kunit.py --json: groups (suites, parameterised cases) and cases."""
+    out: list[Case] = []
+    for g in node.get('sub_groups', []):
+        out += flatten_json(g, path + [g['name']])
+    for tc in node.get('test_cases', []):
+        if not path:
+            # A case directly under the top group: a suite that crashed or
+            # had no cases parsed; keep it under its own name.
+            out.append(Case(tc['name'], tc['name'], None, tc['status']))
+        elif len(path) == 1:
+            out.append(Case(path[0], tc['name'], None, tc['status']))
+        else:
+            out.append(Case(path[0], path[1], tc['name'], tc['status']))
+    return out
+
+
+def case_timing(console: str, cases: list[Case]) -> None:
+    """Durations and failure logs from the console's printk timestamps.
+
+    A case's duration is the time between the previous KTAP result line (or
+    the suite header) and its own result line.
+    """
+    last_ts: Optional[float] = None
+    buf: list[str] = []
+    by_name: dict[str, tuple[float, list[str]]] = {}
+    for line in console.splitlines():
+        m = TIMESTAMP_RE.match(line)
+        text = strip_ts(line).strip()
+        ts = float(m.group(1)) if m else None
+        r = re.match(r'^(?:not )?ok \d+ (\S+)', text)
+        if text.startswith('KTAP version') or \
+                text.startswith('# Subtest:'):
+            last_ts, buf = ts, []
+            continue
+        buf.append(text)
+        if r and ts is not None:
+            start = last_ts if last_ts is not None else ts
+            by_name.setdefault(r.group(1), (max(0.0, ts - start),
+                                             buf[-40:]))
+            last_ts, buf = ts, []
+    for c in cases:
+        hit = by_name.get(c.case)
+        if hit:
+            c.duration = round(hit[0], 6)
+            if c.status in ('FAIL', 'ERROR'):
+                c.log = '\n'.join(hit[1])
+
+
+# ------------------------------------------------------------- running --
+
+def kunit_args(row: rowsmod.Row, tree: Path, build_dir: Path) -> list[str]:
+    args = [f'--arch={row.arch}', f'--build_dir={build_dir}']
+    for frag in row.kunitconfigs:
+        args.append(f'--kunitconfig={REPO / frag}')
+    for opt in row.options:
+        args += ['--kconfig_add', opt]
+    return args
+
+
+def run_logged(cmd: list[str], cwd: Path, logf: Path,
+               timeout: int) -> tuple[int, bool]:
+    """Run cmd in its own process group, tee to logf; (rc, timed_out)."""
+    with logf.open('w') as fh:
+        fh.write('$ ' + ' '.join(cmd) + '\n')
+        fh.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh,
+                                stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            return proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return -1, True
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            raise
+
+
+def tail(text: str, n: int = 30) -> str:
+    return '\n'.join(text.splitlines()[-n:])
+
+
+def compiler_version() -> str:
+    try:
+        return subprocess.run(['gcc', '--version'], capture_output=True,
+                              text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return 'gcc'
+
+
+def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
+            jobs: int) -> RowResult:
+    res = RowResult(row=row.name, arch=row.arch, description=row.description,
+                    config_name=row.name, compiler=compiler_version(),
+                    start_time=dt.datetime.now(dt.timezone.utc)
+                    .isoformat(timespec='seconds'))
+    out = RESULTS / row.name
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    build_dir = build_root / row.name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    kunit = str(tree / 'tools/testing/kunit/kunit.py')
+    common = kunit_args(row, tree, build_dir)
+    env_cc = 'CC=ccache gcc' if shutil.which('ccache') else 'CC=gcc'
+
+    # Build (kunit.py configures, checks its kunitconfig survived, builds).
+    t0 = time.monotonic()
+    rc, timed_out = run_logged(
+        [sys.executable, kunit, 'build', *common, f'--jobs={jobs}',
+         '--make_options', env_cc], tree, out / 'build.log', 3600)
+    res.build_seconds = round(time.monotonic() - t0, 1)
+    if (build_dir / '.config').exists():
+        shutil.copyfile(build_dir / '.config', out / 'config')
+    if rc != 0:
+        res.reasons.append('build timed out' if timed_out else
+                           f'kunit.py build failed (exit {rc}); see '
+                           f'results/{row.name}/build.log')
+        res.console_excerpt = tail((out / 'build.log').read_text())
+        return res
+    res.build_ok = True
+    final = rowsmod.parse_config((build_dir / '.config').read_text())
+    missing = rowsmod.missing_options(row.config_entries(), final)
+    if missing:
+        res.reasons.append('options not in the final .config: ' +
+                           ', '.join(missing))
+
+    # Boot and test; kunit.py enforces row.timeout on QEMU/UML, we enforce
+    # a hard limit on kunit.py itself.
+    exec_args = [sys.executable, kunit, 'exec', *common,
+                 f'--timeout={row.timeout}',
+                 f'--json={out / "kunit.json"}']
+    for a in row.qemu_args:
+        exec_args.append(f'--qemu_args={a}')
+    for a in ('panic=-1', *row.kernel_args):
+        exec_args.append(f'--kernel_args={a}')
+    test_log = build_dir / 'test.log'
+    test_log.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    rc, timed_out = run_logged(exec_args, tree, out / 'kunit.log',
+                               row.timeout + 60)
+    res.boot_seconds = round(time.monotonic() - t0, 1)
+    console = test_log.read_text(errors='replace') if test_log.exists() \
+        else ''
+    (out / 'console.log').write_text(console)
+    kunit_out = (out / 'kunit.log').read_text(errors='replace')
+    if timed_out or 'Timeout Expired' in kunit_out or \
+            'timed out' in kunit_out.lower():
+        res.reasons.append(f'boot+test timed out after {row.timeout}s; last '
+                           f'console lines:\n{tail(console, 15)}')
+    write_ktap(tree, console, out / 'ktap.txt')
+    if (out / 'kunit.json').exists():
+        try:
+            res.cases = flatten_json(json.loads(
+                (out / 'kunit.json').read_text()), [])
+        except ValueError:
+            res.reasons.append('kunit.py wrote invalid JSON')
+    case_timing(console, res.cases)
+    if not res.cases:
+        res.reasons.append('no KUnit results (kernel crashed or no tests '
+                           'ran); last console lines:\n' + tail(console, 15))
+    for c in res.cases:
+        if c.status in ('FAIL', 'ERROR'):
+            name = f'{c.suite}.{c.case}' + (f' [{c.param}]' if c.param else '')
+            res.reasons.append(f'{name}: {c.status}')
+    counts = res.counts()
+    for suite in row.must_run:
+        d = counts.get(suite)
+        if not d:
+            res.reasons.append(f'must-run suite {suite} is absent')
+        elif d['PASS'] + d['FAIL'] + d['ERROR'] == 0:
+            res.reasons.append(f'must-run suite {suite} was skipped')
+    res.splats = scan_splats(console)
+    if res.splats:
+        res.reasons.append(f'console splat: {res.splats[0]}' +
+                           (f' (+{len(res.splats) - 1} more)'
+                            if len(res.splats) > 1 else ''))
+    res.reports = scan_reports(console)
+    res.reasons += check_expect(row.expect, res.reports)
+    if rc not in (0, 1) and not res.reasons:
+        res.reasons.append(f'kunit.py exec exited {rc}')
+    res.verdict = 'fail' if res.reasons else 'pass'
+    if res.reasons:
+        res.console_excerpt = tail(console or kunit_out, 40)
+    return res
+
+
+def write_ktap(tree: Path, console: str, dest: Path) -> None:
+    """The KTAP part of the console, extracted by kunit.py's own parser."""
+    sys.path.insert(0, str(tree / 'tools/testing/kunit'))
+    try:
+        import kunit_parser  # type: ignore
+        lines = kunit_parser.extract_tap_lines(console.splitlines(True))
+        text = []
+        while lines:
+            text.append(lines.pop())
+        dest.write_text('\n'.join(text) + '\n')
+    except Exception as e:  # pragma: no cover - depends on the tree
+        dest.write_text(f'# could not extract KTAP: {e}\n')
+    finally:
+        sys.path.pop(0)
+
+
+# ------------------------------------------------------------- reports --
+
+def table(results: list[RowResult]) -> str:
+    suites = sorted({c.suite for r in results for c in r.cases})
+    head = ['row'] + suites + ['build s', 'boot+test s', 'verdict']
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|' + '|'.join('---' for _ in head) + '|']
+    for r in results:
+        counts = r.counts()
+        cells = [r.row]
+        for s in suites:
+            d = counts.get(s)
+            cells.append(f'{d["PASS"]}/{d["FAIL"] + d["ERROR"]}/{d["SKIP"]}'
+                         if d else '-')
+        cells += [f'{r.build_seconds:.0f}', f'{r.boot_seconds:.0f}',
+                  r.verdict.upper()]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    lines.append('')
+    lines.append('Cells: passed/failed/skipped KUnit cases per suite.')
+    for r in results:
+        if r.reports:
+            lines.append(f'- {r.row} reported: ' + ', '.join(
+                f'{k}={v}' for k, v in sorted(r.reports.items())))
+        for reason in r.reasons:
+            lines.append(f'- {r.row} FAIL: ' + reason.splitlines()[0])
+    return '\n'.join(lines) + '\n'
+
+
+def totals(results: list[RowResult]) -> tuple[int, int, int]:
+    p = f = s = 0
+    for r in results:
+        for c in r.cases:
+            if c.status == 'PASS':
+                p += 1
+            elif c.status == 'SKIP':
+                s += 1
+            else:
+                f += 1
+        if r.verdict != 'pass' and not any(c.status in ('FAIL', 'ERROR')
+                                           for c in r.cases):
+            f += 1  # a row that failed for another reason counts once
+    return p, f, s
+
+
+def load_results(names: list[str]) -> list[RowResult]:
+    out = []
+    for n in names:
+        path = RESULTS / n / 'result.json'
+        if path.exists():
+            d = json.loads(path.read_text())
+            d['cases'] = [Case(**c) for c in d.get('cases', [])]
+            out.append(RowResult(**d))
+    return out
+
+
+def write_reports(results: list[RowResult], tree: Optional[Path]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / 'summary.md').write_text(
+        '# Config matrix results\n\n' + table(results))
+    try:
+        import kcidb  # type: ignore
+    except ImportError:
+        return
+    import kpatch
+    names = [n for n in kpatch.read_series() if n != kpatch.COVER]
+    base = ''
+    if tree is not None and kpatch.state_path(tree).exists():
+        base = json.loads(kpatch.state_path(tree).read_text()).get('base', '')
+    checkout = {
+        'base': base or '0' * 40,
+        'base_desc': 'Linux 6.12 from Debian linux-source-6.12',
+        'patch_files': [str(kpatch.PATCH_DIR / n) for n in names],
+        'start_time': min((r.start_time for r in results if r.start_time),
+                          default=dt.datetime.now(dt.timezone.utc)
+                          .isoformat(timespec='seconds')),
+        'tree_name': 'linux-6.12-debian',
+        'git_repository_url': None,
+    }
+    report = kcidb.build_report(checkout, [asdict(r) for r in results])
+    errors = kcidb.validate(report)
+    (RESULTS / 'kcidb.json').write_text(json.dumps(report, indent=2) + '\n')
+    if errors:
+        print('matrix: kcidb.json does not validate:\n  ' +
+              '\n  '.join(errors[:20]), file=sys.stderr)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    r = sub.add_parser('run')
+    r.add_argument('--rows', default=os.environ.get('ROWS', ''))
+    r.add_argument('--tree', required=True, help='prepared kernel tree')
+    r.add_argument('--build-root', default=str(REPO / 'work' / 'build'))
+    r.add_argument('--jobs', type=int, default=os.cpu_count() or 2)
+    r.add_argument('--default', action='store_true',
+                   help='run only the default row')
+    sub.add_parser('report')
+    args = ap.parse_args(argv)
+    try:
+        rows = rowsmod.load_rows()
+        if args.cmd == 'report':
+            results = load_results([x.name for x in rows])
+            write_reports(results, None)
+            print(table(results))
+            return 0
+        selected = [rowsmod.default_row(rows)] if args.default else \
+            rowsmod.select(rows, args.rows)
+    except rowsmod.RowError as e:
+        print(f'matrix: error: {e}', file=sys.stderr)
+        return 2
+    tree = Path(args.tree).resolve()
+    results: list[RowResult] = []
+    t_all = time.monotonic()
+    for row in selected:
+        print(f'matrix: [{row.name}] {row.description}', flush=True)
+        try:
+            res = run_row(row, tree, Path(args.build_root), args.jobs)
+        except KeyboardInterrupt:
+            print(f'matrix: interrupted during row {row.name}',
+                  file=sys.stderr)
+            return 130
+        (RESULTS / row.name / 'result.json').write_text(
+            json.dumps(asdict(res), indent=2) + '\n')
+        counts = res.counts()
+        summary = ', '.join(f'{s} {d["PASS"]} passed {d["FAIL"] + d["ERROR"]}'
+                            f' failed {d["SKIP"]} skipped'
+                            for s, d in sorted(counts.items()))
+        print(f'matrix: [{row.name}] build {res.build_seconds:.0f}s, '
+              f'boot+test {res.boot_seconds:.0f}s: {summary or "no results"}'
+              f' -> {res.verdict.upper()}', flush=True)
+        for reason in res.reasons:
+            print(f'matrix: [{row.name}]   {reason}', flush=True)
+        results.append(res)
+    write_reports(results, tree)
+    print()
+    print(table(results))
+    p, f, s = totals(results)
+    print(f'matrix: {len(results)} rows in {time.monotonic() - t_all:.0f}s; '
+          f'results in {RESULTS}')
+    print(f'matrix: {p} passed, {f} failed, {s} skipped')
+    return 0 if all(r.verdict == 'pass' for r in results) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The config matrix rows: typed records loaded from tools/rows.toml.
+
+`python3 tools/rows.py list` prints the rows, `ci` prints a JSON list for a
+CI fan-out (GitHub Actions `matrix: include:` style), `kunitconfig` prints
+the merged config of the default row (the top-level .kunitconfig).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+ROWS_FILE = REPO / 'tools' / 'rows.toml'
+ARCHES = ('um', 'x86_64', 'i386')
+NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
+OPTION_RE = re.compile(r'^CONFIG_[A-Za-z0-9_]+=(y|n|m|-?[0-9]+|0x[0-9a-fA-F]+'
+                       r'|"[^"]*")$')
+KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
+FIELDS = {'name', 'description', 'arch', 'kunitconfigs', 'options',
+          'qemu_args', 'kernel_args', 'timeout', 'must_run', 'expect',
+          'default'}
+
+
+class RowError(Exception):
+    """A rows file that is not valid; the message names file and row."""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    description: str
+    arch: str
+    kunitconfigs: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    qemu_args: tuple[str, ...] = ()
+    kernel_args: tuple[str, ...] = ()
+    timeout: int = 300
+    must_run: tuple[str, ...] = ()
+    expect: dict[str, str] = field(default_factory=dict)
+    default: bool = False
+
+    def config_entries(self, repo: Path = REPO) -> dict[str, str]:
+        """Merged config (fragments, then options), as kunit.py merges it."""
+        merged: dict[str, str] = {}
+        for frag in self.kunitconfigs:
+            merged.update(parse_config((repo / frag).read_text()))
+        merged.update(parse_config('\n'.join(self.options)))
+        return merged
+
+
+def parse_config(text: str) -> dict[str, str]:
+    """CONFIG_X=v and '# CONFIG_X is not set' lines, like kunit_config."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        m = re.match(r'^# (CONFIG_[A-Za-z0-9_]+) is not set$', line)
+        if m:
+            out[m.group(1)] = 'n'
+            continue
+        if not line or line.startswith('#'):
+            continue
+        m = re.match(r'^(CONFIG_[A-Za-z0-9_]+)=(.*)$', line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def missing_options(want: dict[str, str], final: dict[str, str]) -> list[str]:
+    """Options a row asked for that did not survive into the final .config."""
+    missing = []
+    for name, value in sorted(want.items()):
+        got = final.get(name, 'n')
+        if value == 'n':
+            if got != 'n':
+                missing.append(f'{name}=n (got {got})')
+        elif got != value:
+            missing.append(f'{name}={value} (got '
+                           f'{"not set" if got == "n" else got})')
+    return missing
+
+
+def _err(where: str, msg: str) -> RowError:
+    return RowError(f'{where}: {msg}')
+
+
+def _str_list(rec: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    val = rec.get(key, [])
+    if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
+        raise _err(where, f'"{key}" must be a list of strings')
+    return tuple(val)
+
+
+def parse_rows(text: str, source: str = 'rows.toml',
+               repo: Path = REPO) -> list[Row]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RowError(f'{source}: not valid TOML: {e}') from None
+    recs = data.get('row')
+    if not isinstance(recs, list) or not recs:
+        raise RowError(f'{source}: no [[row]] records')
+    rows: list[Row] = []
+    for i, rec in enumerate(recs, 1):
+        where = f'{source}: row {i} ({rec.get("name", "?")})'
+        unknown = set(rec) - FIELDS
+        if unknown:
+            raise _err(where, f'unknown field(s) {", ".join(sorted(unknown))}')
+        for key in ('name', 'description', 'arch'):
+            if not isinstance(rec.get(key), str) or not rec[key].strip():
+                raise _err(where, f'"{key}" is required (a string)')
+        if not NAME_RE.match(rec['name']):
+            raise _err(where, f'name {rec["name"]!r} must match '
+                       f'{NAME_RE.pattern}')
+        if rec['arch'] not in ARCHES:
+            raise _err(where, f'arch {rec["arch"]!r} is not one of '
+                       f'{", ".join(ARCHES)}')
+        frags = _str_list(rec, 'kunitconfigs', where)
+        if not frags:
+            raise _err(where, '"kunitconfigs" needs at least one fragment')
+        for frag in frags:
+            if not (repo / frag).is_file():
+                raise _err(where, f'config fragment {frag} does not exist')
+        options = _str_list(rec, 'options', where)
+        for opt in options:
+            if not OPTION_RE.match(opt):
+                raise _err(where, f'option {opt!r} is not CONFIG_NAME=value')
+        timeout = rec.get('timeout', 300)
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or \
+                not 10 <= timeout <= 3600:
+            raise _err(where, '"timeout" must be an integer 10..3600 (s)')
+        expect = rec.get('expect', {})
+        if not isinstance(expect, dict):
+            raise _err(where, '"expect" must be a table KEY = "value"')
+        for k, v in expect.items():
+            if not KEY_RE.match(k) or not isinstance(v, (str, int)) or \
+                    isinstance(v, bool):
+                raise _err(where, f'expect.{k} must be a string or integer')
+        default = rec.get('default', False)
+        if not isinstance(default, bool):
+            raise _err(where, '"default" must be true or false')
+        qemu = _str_list(rec, 'qemu_args', where)
+        if rec['arch'] == 'um' and qemu:
+            raise _err(where, 'qemu_args make no sense for arch um')
+        rows.append(Row(
+            name=rec['name'], description=rec['description'],
+            arch=rec['arch'], kunitconfigs=frags, options=options,
+            qemu_args=qemu, kernel_args=_str_list(rec, 'kernel_args', where),
+            timeout=timeout, must_run=_str_list(rec, 'must_run', where),
+            expect={k: str(v) for k, v in expect.items()}, default=default))
+    names = [r.name for r in rows]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise RowError(f'{source}: duplicate row name(s): {", ".join(dup)}')
+    defaults = [r.name for r in rows if r.default]
+    if len(defaults) != 1:
+        raise RowError(f'{source}: exactly one row must have default = true '
+                       f'(found {len(defaults)})')
+    return rows
+
+
+def load_rows(path: Path = ROWS_FILE) -> list[Row]:
+    return parse_rows(path.read_text(), str(path.relative_to(REPO))
+                      if path.is_relative_to(REPO) else str(path))
+
+
+def select(rows: list[Row], spec: Optional[str]) -> list[Row]:
+    """Rows named in a comma-separated spec, in file order; all if empty."""
+    if not spec:
+        return rows
+    want = [s.strip() for s in spec.split(',') if s.strip()]
+    known = {r.name for r in rows}
+    bad = [w for w in want if w not in known]
+    if bad:
+        raise RowError(f'unknown row(s): {", ".join(bad)}; known rows: '
+                       f'{", ".join(r.name for r in rows)}')
+    return [r for r in rows if r.name in want]
+
+
+def default_row(rows: list[Row]) -> Row:
+    return next(r for r in rows if r.default)
+
+
+def kunitconfig_text(row: Row) -> str:
+    lines = [f'# Generated from tools/rows.toml (row "{row.name}") by '
+             f'`make gen`; do not edit.',
+             f'# {row.description}']
+    for k, v in row.config_entries().items():
+        lines.append(f'# {k} is not set' if v == 'n' else f'{k}={v}')
+    return '\n'.join(lines) + '\n'
+
+
+def ci_matrix(rows: list[Row]) -> str:
+    return json.dumps([{'row': r.name, 'arch': r.arch,
+                        'description': r.description,
+                        'timeout-minutes': r.timeout // 60 + 30}
+                       for r in rows], indent=2)
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[1] if len(argv) > 1 else 'list'
+    try:
+        rows = load_rows()
+        if cmd == 'list':
+            w = max(len(r.name) for r in rows)
+            for r in rows:
+                mark = '*' if r.default else ' '
+                print(f'{mark} {r.name:<{w}}  {r.arch:<6}  {r.description}')
+            print('(* = default row, run by `make`)')
+        elif cmd == 'ci':
+            print(ci_matrix(rows))
+        elif cmd == 'kunitconfig':
+            sys.stdout.write(kunitconfig_text(default_row(rows)))
+        else:
+            print(f'usage: {argv[0]} [list|ci|kunitconfig]', file=sys.stderr)
+            return 2
+    except RowError as e:
+        print(f'rows: error: {e}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install the Debian packages the project needs, if any are missing.
+# Not root: print the exact apt-get line and fail.
+set -eu
+
+PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
+libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
+rsync perl"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "setup: all packages present"
+	exit 0
+fi
+
+echo "setup: missing packages:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: not root; run as root:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# An interrupted earlier install leaves dpkg half-configured: finish it first.
+dpkg --configure -a
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of tools/kpatch.py on a small fake kernel tree (no real kernel)."""
+
+import os
+import subprocess
+import tarfile
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from tools import kpatch
+
+KCONFIG = 'menu "Memory"\n\nconfig FOO\n\tbool\n\nendmenu\n'
+HUGETLB = ''.join(f'line {i}\n' for i in range(1, 41))
+
+
+def sh(cmd, cwd, env=None):
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, **(env or {})})
+
+
+def make_patch(repo: Path, path: str, old: str, new: str, subject: str,
+               out: Path) -> Path:
+    """A git format-patch file changing path from old to new."""
+    (repo / path).write_text(new)
+    sh(['git', 'add', '-A'], repo)
+    sh(['git', 'commit', '-q', '-m', subject], repo)
+    sh(['git', 'format-patch', '-q', '-1', '--zero-commit', '-o', str(out)],
+       repo)
+    sh(['git', 'reset', '-q', '--hard', 'HEAD~1'], repo)
+    produced = sorted(out.glob('0001-*.patch'))[-1]
+    return produced
+
+
+class FakeKernel(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp())
+        self.env = mock.patch.dict(os.environ, {
+            'WORK': str(self.tmp / 'work'),
+            'GIT_AUTHOR_NAME': 'T', 'GIT_AUTHOR_EMAIL': 't@example.invalid',
+            'GIT_COMMITTER_NAME': 'T',
+            'GIT_COMMITTER_EMAIL': 't@example.invalid'})
+        self.env.start()
+        self.addCleanup(self.env.stop)
+        src = self.tmp / 'src' / 'linux-source-6.12'
+        (src / 'mm').mkdir(parents=True)
+        (src / 'tools/testing/kunit').mkdir(parents=True)
+        (src / 'tools/testing/kunit/kunit.py').write_text('')
+        (src / 'Kbuild').write_text('')
+        (src / 'mm/Kconfig').write_text(KCONFIG)
+        (src / 'mm/Makefile').write_text('obj-y += hugetlb.o\n')
+        (src / 'mm/hugetlb.c').write_text(HUGETLB)
+        (src / '.gitignore').write_text('/*\n')  # like Debian's
+        self.tarball = self.tmp / 'linux-source-6.12.tar.xz'
+        with tarfile.open(self.tarball, 'w:xz') as tf:
+            tf.add(src, arcname='linux-source-6.12')
+        # A scratch repo to author patches against the same content.
+        self.author = self.tmp / 'author'
+        sh(['cp', '-r', str(src), str(self.author)], self.tmp)
+        sh(['git', 'init', '-q'], self.author)
+        sh(['git', 'add', '-f', '-A'], self.author)
+        sh(['git', 'commit', '-q', '-m', 'base'], self.author)
+        self.patches = self.tmp / 'kernel-patches'
+        self.patches.mkdir()
+        self.kunit = self.tmp / 'kunit'
+        self.kunit.mkdir()
+        for name, val in (('PATCH_DIR', self.patches),
+                          ('KUNIT_DIR', self.kunit),
+                          ('DEBIAN_TARBALL', self.tarball)):
+            p = mock.patch.object(kpatch, name, val)
+            p.start()
+            self.addCleanup(p.stop)
+        p = mock.patch.object(kpatch, 'debian_version',
+                              return_value='6.12.117-1~deb12u1')
+        p.start()
+        self.addCleanup(p.stop)
+
+    def add_patch(self, path, new, subject):
+        old = (self.author / path).read_text()
+        f = make_patch(self.author, path, old, new, subject,
+                       self.tmp / 'fp')
+        dest = self.patches / f.name
+        f.rename(dest)
+        return dest.name
+
+    def write_series(self, names):
+        (self.patches / 'series').write_text(
+            '# test series\n' + '\n'.join(names) + '\n')
+
+
+class PrepareTest(FakeKernel):
+    def test_prepare_applies_series_and_is_incremental(self):
+        n = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 20', 'L20'),
+                           'mm: change line 20')
+        self.write_series([n])
+        tree = kpatch.prepare(None)
+        self.assertIn('L20', (tree / 'mm/hugetlb.c').read_text())
+        head = kpatch.git(['rev-parse', 'HEAD'], tree).strip()
+        # Nothing changed: same head, nothing re-applied.
+        with mock.patch.object(kpatch, 'apply_series') as ap:
+            kpatch.prepare(None)
+            ap.assert_not_called()
+        self.assertEqual(head, kpatch.git(['rev-parse', 'HEAD'], tree).strip())
+
+    def test_bad_patch_names_patch_file_and_hunk_and_keeps_base(self):
+        good = self.add_patch('mm/hugetlb.c',
+                              HUGETLB.replace('line 5\n', 'L5\n'), 'mm: one')
+        bad = self.add_patch('mm/hugetlb.c',
+                             HUGETLB.replace('line 30\n', 'L30\n'), 'mm: two')
+        # Corrupt the context of the second patch so its hunk cannot apply.
+        p = self.patches / bad
+        p.write_text(p.read_text().replace(' line 28\n', ' line 28 (x)\n'))
+        self.write_series([good, bad])
+        with self.assertRaises(kpatch.KpatchError) as cm:
+            kpatch.prepare(None)
+        msg = str(cm.exception)
+        self.assertIn(bad, msg)
+        self.assertIn('mm/hugetlb.c', msg)
+        self.assertIn('Hunk #1 FAILED', msg)
+        tree = self.tmp / 'work' / 'linux'
+        base = kpatch.git(['rev-parse', 'base'], tree).strip()
+        self.assertEqual(kpatch.git(['rev-parse', 'HEAD'], tree).strip(), base)
+        self.assertEqual(kpatch.git(['status', '--porcelain'], tree), '')
+        self.assertFalse(kpatch.am_in_progress(tree))
+        # Fix the patch: the next prepare works without manual cleanup.
+        p.write_text(p.read_text().replace(' line 28 (x)\n', ' line 28\n'))
+        tree = kpatch.prepare(None)
+        self.assertIn('L30', (tree / 'mm/hugetlb.c').read_text())
+
+    def test_interrupted_unpack_and_am_recover(self):
+        n = self.add_patch('mm/Kconfig', KCONFIG + '# x\n', 'mm: kconfig')
+        self.write_series([n])
+        work = self.tmp / 'work'
+        (work / 'linux.unpack-999' / 'junk').mkdir(parents=True)
+        tree = kpatch.prepare(None)
+        self.assertFalse((work / 'linux.unpack-999').exists())
+        # Simulate Ctrl-C in the middle of git am.
+        kpatch.git(['checkout', '-q', 'base'], tree)
+        subprocess.run(['git', 'am', '--whitespace=nowarn',
+                        str(self.tmp / 'nonexistent.patch')], cwd=tree,
+                       capture_output=True)
+        (Path(kpatch.git(['rev-parse', '--git-path', 'rebase-apply'], tree)
+              .strip()) if False else tree / '.git/rebase-apply').mkdir(
+            exist_ok=True)
+        self.assertTrue(kpatch.am_in_progress(tree))
+        tree = kpatch.prepare(None)
+        self.assertFalse(kpatch.am_in_progress(tree))
+        self.assertIn('# x', (tree / 'mm/Kconfig').read_text())
+
+    def test_incomplete_tree_is_unpacked_again(self):
+        self.write_series([])
+        tree = kpatch.prepare(None)
+        (tree / '.git' / 'kpatch-base').unlink()
+        (tree / 'mm' / 'hugetlb.c').write_text('garbage')
+        tree = kpatch.prepare(None)
+        self.assertEqual((tree / 'mm' / 'hugetlb.c').read_text(), HUGETLB)
+
+    def test_kernel_src_errors(self):
+        self.write_series([])
+        with self.assertRaisesRegex(kpatch.KpatchError, 'no such directory'):
+            kpatch.prepare(str(self.tmp / 'nope'))
+        plain = self.tmp / 'plain'
+        plain.mkdir()
+        with self.assertRaisesRegex(kpatch.KpatchError, 'is not a git tree'):
+            kpatch.prepare(str(plain))
+        sh(['git', 'init', '-q'], plain)
+        with self.assertRaisesRegex(kpatch.KpatchError, 'not a Linux kernel'):
+            kpatch.prepare(str(plain))
+
+    def test_kernel_src_user_tree_untouched(self):
+        n = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 2\n', 'L2\n'),
+                           'mm: two')
+        self.write_series([n])
+        (self.author / 'mm/hugetlb.c').write_text(HUGETLB + 'local edit\n')
+        before = kpatch.git(['status', '--porcelain'], self.author)
+        head = kpatch.git(['rev-parse', 'HEAD'], self.author).strip()
+        tree = kpatch.prepare(str(self.author))
+        self.assertNotEqual(tree, self.author)
+        self.assertIn('L2', (tree / 'mm/hugetlb.c').read_text())
+        self.assertEqual(kpatch.git(['status', '--porcelain'], self.author),
+                         before)
+        self.assertEqual(kpatch.git(['rev-parse', 'HEAD'], self.author)
+                         .strip(), head)
+        self.assertIn('local edit', (self.author / 'mm/hugetlb.c').read_text())
+
+    def test_series_file_errors(self):
+        (self.patches / 'series').write_text('missing.patch\n')
+        with self.assertRaisesRegex(kpatch.KpatchError,
+                                    'missing.patch: no such patch file'):
+            kpatch.read_series(self.patches)
+
+
+class GenerateTest(FakeKernel):
+    def add_suite(self):
+        d = self.kunit / 'demo'
+        d.mkdir()
+        (d / 'demo_kunit.c').write_text('// SPDX-License-Identifier: GPL-2.0'
+                                        '\n/* demo */\n')
+        (d / 'suite.toml').write_text('''
+name = "demo"
+config = "CONFIG_DEMO_KUNIT_TEST"
+subject = "mm: add KUnit suite for demo"
+body = """Prove demo works."""
+patch = "0002-mm-add-KUnit-suite-for-demo.patch"
+author = "T <t@example.invalid>"
+[[files]]
+src = "demo_kunit.c"
+dest = "mm/demo_kunit.c"
+[[edits]]
+file = "mm/Kconfig"
+after = "\\tbool"
+text = """
+config DEMO_KUNIT_TEST
+\\tbool "demo test"
+"""
+[[edits]]
+file = "mm/Makefile"
+after = "obj-y += hugetlb.o"
+text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
+''')
+
+    def test_generate_then_in_sync_then_drift_detected(self):
+        first = self.add_patch('mm/hugetlb.c',
+                               HUGETLB.replace('line 9\n', 'L9\n'), 'mm: nine')
+        first_new = '0001-mm-nine.patch'
+        (self.patches / first).rename(self.patches / first_new)
+        self.add_suite()
+        self.write_series([first_new, '0002-mm-add-KUnit-suite-for-demo.patch'])
+        # The generated patch does not exist yet: gen writes it.
+        (self.patches / '0002-mm-add-KUnit-suite-for-demo.patch').write_text('')
+        kpatch.write_gen()
+        gen = (self.patches / '0002-mm-add-KUnit-suite-for-demo.patch')
+        text = gen.read_text()
+        self.assertIn('+++ b/mm/demo_kunit.c', text)
+        self.assertIn('+config DEMO_KUNIT_TEST', text)
+        self.assertIn('Signed-off-by: T <t@example.invalid>', text)
+        self.assertIn('[PATCH 2/2]', text)
+        self.assertTrue((self.patches / kpatch.COVER).exists())
+        kpatch.check_sync()
+        tree = kpatch.prepare(None)
+        self.assertTrue((tree / 'mm/demo_kunit.c').exists())
+        # Editing kunit/ without regenerating is drift.
+        (self.kunit / 'demo/demo_kunit.c').write_text('// changed\n')
+        with self.assertRaisesRegex(kpatch.KpatchError, 'out of sync'):
+            kpatch.check_sync()
+
+    def test_bad_anchor_is_named(self):
+        self.add_suite()
+        toml = self.kunit / 'demo/suite.toml'
+        toml.write_text(toml.read_text().replace('obj-y += hugetlb.o',
+                                                 'obj-y += nothere.o'))
+        (self.patches / '0002-mm-add-KUnit-suite-for-demo.patch').write_text('')
+        self.write_series(['0002-mm-add-KUnit-suite-for-demo.patch'])
+        with self.assertRaisesRegex(kpatch.KpatchError,
+                                    "anchor line 'obj-y \\+= nothere.o' found "
+                                    '0 times in mm/Makefile'):
+            kpatch.write_gen()
+
+
+if __name__ == '__main__':
+    unittest.main()
