@@ -39,29 +39,33 @@ RESULTS = Path(os.environ.get('RESULTS') or REPO / 'results').resolve()
 # kernel printed one of these while it ran.
 SPLATS: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(rx)) for kind, rx in [
-        ('BUG', r'\bBUG: '),
-        ('WARNING', r'\bWARNING: (?!.*kunit_try_catch)'),
-        ('Oops', r'\bOops[: ]'),
-        ('panic', r'Kernel panic'),
+        # Specific kinds first: many of them also start with BUG:/WARNING:.
         ('lockdep', r'possible circular locking|possible recursive locking|'
                     r'inconsistent lock state|suspicious RCU usage|'
-                    r'possible irq lock inversion|'
+                    r'possible irq lock inversion|Invalid wait context|'
+                    r'-safe -> \S+-unsafe lock order detected|'
+                    r'Nested lock was not taken|'
                     r'lock held when returning to user space|'
-                    r'bad unlock balance detected|'
+                    r'bad unlock balance detected|still has locks held|'
                     r'held lock freed'),
         ('sleep-in-atomic', r'sleeping function called from invalid context'),
         ('scheduling-while-atomic', r'scheduling while atomic'),
-        ('KASAN', r'KASAN: |BUG: KASAN'),
+        ('KASAN', r'BUG: KASAN|\bKASAN: [a-z-]+'),
         ('UBSAN', r'UBSAN: '),
-        ('KFENCE', r'BUG: KFENCE|KFENCE: '),
+        ('KFENCE', r'BUG: KFENCE'),
         ('lockup', r'soft lockup|hard LOCKUP|watchdog: BUG'),
-        ('RCU stall', r'rcu: INFO: .*detected stalls|rcu_.*self-detected stall'
-                      r'|RCU Stall'),
+        ('RCU stall', r'\bINFO: rcu_\w+ (?:self-)?detected (?:expedited )?'
+                      r'stalls?|RCU Stall'),
         ('hung task', r'blocked for more than \d+ seconds'),
         ('list corruption', r'list_(add|del) corruption'),
+        ('panic', r'Kernel panic'),
+        ('Oops', r'\bOops[: ]|: [0-9a-f]{4} \[#\d+\]'),
+        ('BUG', r'\bBUG: |\bkernel BUG at '),
+        # x86 prints "RETBleed: WARNING: ..." style CPU notices: not splats.
+        ('WARNING', r'(?<!: )\bWARNING: '),
     ]]
 REPORT_RE = re.compile(r'#.*\breport: ([A-Za-z0-9_]+)=(\S+)')
-TIMESTAMP_RE = re.compile(r'^\[\s*(\d+\.\d+)\]\s?')
+TIMESTAMP_RE = re.compile(r'^\[\s*(\d+\.\d+)\](?:\[\s*[CT]\d+\])?\s?')
 
 
 @dataclass
@@ -159,29 +163,42 @@ def flatten_json(node: dict[str, Any], path: list[str]) -> list[Case]:
 def case_timing(console: str, cases: list[Case]) -> None:
     """Durations and failure logs from the console's printk timestamps.
 
-    A case's duration is the time between the previous KTAP result line (or
-    the suite header) and its own result line.
+    KTAP nests by indentation: "# Subtest: X" opens a level at its own
+    indentation, a result line at that indentation belongs to it.  A
+    result's duration is the time since the previous header or result.
     """
     last_ts: Optional[float] = None
     buf: list[str] = []
-    by_name: dict[str, tuple[float, list[str]]] = {}
+    stack: list[tuple[int, str]] = []
+    found: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     for line in console.splitlines():
         m = TIMESTAMP_RE.match(line)
-        text = strip_ts(line).strip()
         ts = float(m.group(1)) if m else None
-        r = re.match(r'^(?:not )?ok \d+ (\S+)', text)
-        if text.startswith('KTAP version') or \
-                text.startswith('# Subtest:'):
-            last_ts, buf = ts, []
+        raw = strip_ts(line).rstrip()
+        text = raw.lstrip()
+        indent = len(raw) - len(text)
+        h = re.match(r'^# Subtest: (.+)$', text)
+        if h:
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, h.group(1).strip()))
+            last_ts, buf = ts if ts is not None else last_ts, []
             continue
         buf.append(text)
-        if r and ts is not None:
+        r = re.match(r'^(?:not )?ok \d+ (.*?)(?:\s+#.*)?$', text)
+        if not r:
+            continue
+        while stack and stack[-1][0] > indent:
+            stack.pop()
+        path = tuple(n for _, n in stack) + (r.group(1).strip(),)
+        if ts is not None:
             start = last_ts if last_ts is not None else ts
-            by_name.setdefault(r.group(1), (max(0.0, ts - start),
-                                             buf[-40:]))
-            last_ts, buf = ts, []
+            found.setdefault(path, (max(0.0, ts - start), buf[-40:]))
+            last_ts = ts
+        buf = []
     for c in cases:
-        hit = by_name.get(c.case)
+        key = (c.suite, c.case) + ((c.param,) if c.param else ())
+        hit = found.get(key)
         if hit:
             c.duration = round(hit[0], 6)
             if c.status in ('FAIL', 'ERROR'):
