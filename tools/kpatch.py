@@ -86,8 +86,13 @@ def git(args: list[str], cwd: Path, env: Optional[dict[str, str]] = None,
 
 # ---------------------------------------------------------------- series --
 
-def read_series(patch_dir: Optional[Path] = None) -> list[str]:
-    """Patch file names from kernel-patches/series, in apply order."""
+def read_series(patch_dir: Optional[Path] = None,
+                generated: frozenset[str] = frozenset()) -> list[str]:
+    """Patch file names from kernel-patches/series, in apply order.
+
+    Names in `generated` (suite patches, rebuilt from kunit/) may be
+    missing: `make gen` writes them.
+    """
     patch_dir = patch_dir or PATCH_DIR
     series = patch_dir / 'series'
     if not series.exists():
@@ -98,7 +103,7 @@ def read_series(patch_dir: Optional[Path] = None) -> list[str]:
         if not line:
             continue
         name = line.split()[0]
-        if not (patch_dir / name).is_file():
+        if not (patch_dir / name).is_file() and name not in generated:
             raise KpatchError(f'{series}:{lineno}: {name}: no such patch file')
         if name in names:
             raise KpatchError(f'{series}:{lineno}: {name} listed twice')
@@ -452,7 +457,8 @@ def mailinfo(repo: Path, patch: Path) -> tuple[dict[str, str], str]:
 
 
 def generate(out_dir: Path, repo: Optional[Path] = None,
-             base: Optional[str] = None) -> list[str]:
+             base: Optional[str] = None,
+             renames: Optional[dict[str, str]] = None) -> list[str]:
     """Rebuild the whole series into out_dir; return the file names.
 
     Patches that a suite generates are rebuilt from kunit/<suite>/; every
@@ -460,10 +466,12 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
     letter, are then written by one `git format-patch`, so numbering,
     base-commit and the cover letter's shortlog are always consistent.
     """
+    if renames is None:
+        renames = {}
     if repo is None or base is None:
         repo, base = ensure_debian_base()
-    names = read_series()
     suites = load_suites()
+    names = read_series(generated=frozenset(suites))
     unknown = set(suites) - set(names)
     if unknown:
         raise KpatchError(f'suite patch(es) not listed in series: '
@@ -510,6 +518,13 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
              f'--base={base}', '-o', str(fmt_dir), f'{base}..{head}'], repo)
         (fmt_dir / '0000-cover-letter.patch').rename(fmt_dir / COVER)
         produced = sorted(p.name for p in fmt_dir.iterdir())
+        # A suite's patch file is named by format-patch from its subject and
+        # position; record renames so write_gen can update suite.toml.
+        renames.clear()
+        patches_only = [p for p in produced if p != COVER]
+        for pos, n in enumerate(names):
+            if n in suites and patches_only[pos] != n:
+                renames[n] = patches_only[pos]
         cover_new = (fmt_dir / COVER).read_text()
         old_cover = PATCH_DIR / COVER
         cover_new = merge_cover(cover_new, old_cover.read_text()
@@ -557,8 +572,10 @@ def merge_series(produced: list[str], old_series: Path) -> str:
 def check_sync() -> None:
     with tempfile.TemporaryDirectory() as td:
         out = Path(td)
-        produced = generate(out)
-        problems = []
+        renames: dict[str, str] = {}
+        produced = generate(out, renames=renames)
+        problems = [f'suite patch {o} should be named {n}'
+                    for o, n in renames.items()]
         current = {p.name for p in PATCH_DIR.glob('*.patch')}
         current |= {p.name for p in PATCH_DIR.glob('*cover-letter*')}
         for name in sorted(current - set(produced)):
@@ -579,7 +596,15 @@ def check_sync() -> None:
 def write_gen() -> None:
     with tempfile.TemporaryDirectory() as td:
         out = Path(td)
-        produced = generate(out)
+        renames: dict[str, str] = {}
+        produced = generate(out, renames=renames)
+        for old, new in renames.items():
+            for toml_path in KUNIT_DIR.glob('*/suite.toml'):
+                text = toml_path.read_text()
+                line = f'patch = "{old}"'
+                if line in text:
+                    toml_path.write_text(text.replace(line, f'patch = "{new}"'))
+                    log(f'{toml_path.parent.name}: patch renamed to {new}')
         for old in [*PATCH_DIR.glob('*.patch'),
                     *PATCH_DIR.glob('*cover-letter*')]:
             if old.name not in produced:

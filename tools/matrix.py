@@ -491,6 +491,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 130
         (RESULTS / row.name / 'result.json').write_text(
             json.dumps(asdict(res), indent=2) + '\n')
+        klog = RESULTS / row.name / 'kunit.log'
+        if args.default and klog.exists():
+            # kunit.py's own summary of the default row.
+            print(''.join(klog.read_text(errors='replace')
+                          .splitlines(True)[1:]), end='', flush=True)
         counts = res.counts()
         summary = ', '.join(f'{s} {d["PASS"]} passed {d["FAIL"] + d["ERROR"]}'
                             f' failed {d["SKIP"]} skipped'
@@ -507,7 +512,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p, f, s = totals(results)
     print(f'matrix: {len(results)} rows in {time.monotonic() - t_all:.0f}s; '
           f'results in {RESULTS}')
-    print(f'matrix: {p} passed, {f} failed, {s} skipped')
+    verdict = 'PASS' if all(r.verdict == 'pass' for r in results) else 'FAIL'
+    print(f'matrix: verdict {verdict}: {p} passed, {f} failed, {s} skipped')
     return 0 if all(r.verdict == 'pass' for r in results) else 1
 
 
