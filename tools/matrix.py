@@ -65,6 +65,7 @@ SPLATS: list[tuple[str, re.Pattern[str]]] = [
         ('WARNING', r'(?<!: )\bWARNING: '),
     ]]
 REPORT_RE = re.compile(r'#.*\breport: ([A-Za-z0-9_]+)=(\S+)')
+KILL_MARGIN = 60  # s after kunit.py's own --timeout before we kill it
 TIMESTAMP_RE = re.compile(r'^\[\s*(\d+\.\d+)\](?:\[\s*[CT]\d+\])?\s?')
 
 
@@ -304,7 +305,7 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
     test_log.unlink(missing_ok=True)
     t0 = time.monotonic()
     rc, timed_out = run_logged(exec_args, tree, out / 'kunit.log',
-                               row.timeout + 60)
+                               row.timeout + KILL_MARGIN)
     res.boot_seconds = round(time.monotonic() - t0, 1)
     console = test_log.read_text(errors='replace') if test_log.exists() \
         else ''

@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: GPL-2.0
+"""run_row() end to end against a fake kunit.py: verdicts, timeouts, panics.
+
+The fake kunit.py stands in for the kernel's: `build` writes a .config,
+`exec` writes the console (test.log) and kunit.py-style JSON, or hangs.
+"""
+
+import json
+import os
+import tempfile
+import textwrap
+import time
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from tools import matrix, rows
+
+FAKE = r'''
+import json, os, sys, time
+args = sys.argv[1:]
+cmd = args[0]
+opt = {}
+for a in args[1:]:
+    if a.startswith('--') and '=' in a:
+        k, v = a[2:].split('=', 1)
+        opt.setdefault(k, []).append(v)
+bd = opt['build_dir'][0]
+mode = os.environ['FAKE_MODE']
+if cmd == 'build':
+    os.makedirs(bd, exist_ok=True)
+    cfg = 'CONFIG_KUNIT=y\nCONFIG_KUNIT_EXAMPLE_TEST=y\nCONFIG_PRINTK_TIME=y\n'
+    if mode != 'lost-option':
+        cfg += 'CONFIG_SMP=y\n'
+    open(os.path.join(bd, '.config'), 'w').write(cfg)
+    sys.exit(0)
+log = open(os.path.join(bd, 'test.log'), 'w')
+def con(line):
+    log.write(line + '\n'); log.flush()
+con('[    0.100000] Linux version 6.12.117')
+if mode == 'hang':
+    con('[    0.200000] about to hang')
+    time.sleep(600)
+if mode == 'panic':
+    con('[    0.300000] Kernel panic - not syncing: VFS: Unable to mount root')
+    sys.exit(1)
+con('[    0.400000] KTAP version 1')
+con('[    0.400001] 1..1')
+con('[    0.400002]     # Subtest: example')
+con('[    0.400003]     1..2')
+if mode == 'splat':
+    con('[    0.450000] BUG: sleeping function called from invalid context at kernel/locking/spinlock_rt.c:48')
+con('[    0.400004]     # example: report: USE_SPLIT_HUGETLB_PTLOCKS=1')
+con('[    0.500000]     ok 1 example_simple_test')
+status = 'not ok' if mode == 'fail' else 'ok'
+con(f'[    0.700000]     {status} 2 example_other_test')
+con('[    0.700001] ok 1 example')
+case2 = 'FAIL' if mode == 'fail' else 'PASS'
+if mode == 'skipped':
+    case2 = 'SKIP'
+js = {'name': 'KUnit Test Group', 'sub_groups': [
+    {'name': 'example', 'sub_groups': [], 'test_cases': [
+        {'name': 'example_simple_test',
+         'status': 'SKIP' if mode == 'skipped' else 'PASS'},
+        {'name': 'example_other_test', 'status': case2}]}],
+    'test_cases': []}
+open(opt['json'][0], 'w').write(json.dumps(js))
+sys.exit(1 if mode == 'fail' else 0)
+'''
+
+
+class RunRowTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp())
+        self.tree = self.tmp / 'tree'
+        k = self.tree / 'tools/testing/kunit'
+        k.mkdir(parents=True)
+        (k / 'kunit.py').write_text(FAKE)
+        p = mock.patch.object(matrix, 'RESULTS', self.tmp / 'results')
+        p.start()
+        self.addCleanup(p.stop)
+        self.row = rows.Row(
+            name='fake', description='fake row', arch='x86_64',
+            kunitconfigs=('kunit/configs/base.config',),
+            options=('CONFIG_SMP=y',), timeout=10, must_run=('example',),
+            expect={'USE_SPLIT_HUGETLB_PTLOCKS': '1'})
+
+    def run_mode(self, mode, row=None):
+        with mock.patch.dict(os.environ, {'FAKE_MODE': mode}):
+            return matrix.run_row(row or self.row, self.tree,
+                                  self.tmp / 'build', 1)
+
+    def test_pass(self):
+        r = self.run_mode('pass')
+        self.assertEqual(r.reasons, [])
+        self.assertEqual(r.verdict, 'pass')
+        self.assertEqual(r.reports, {'USE_SPLIT_HUGETLB_PTLOCKS': '1'})
+        self.assertEqual(r.counts()['example']['PASS'], 2)
+        out = self.tmp / 'results' / 'fake'
+        for f in ('console.log', 'config', 'kunit.json', 'ktap.txt',
+                  'build.log'):
+            self.assertTrue((out / f).exists(), f)
+        self.assertAlmostEqual(r.cases[1].duration, 0.2, places=3)
+
+    def test_failed_case_fails_row(self):
+        r = self.run_mode('fail')
+        self.assertEqual(r.verdict, 'fail')
+        self.assertIn('example.example_other_test: FAIL', r.reasons)
+
+    def test_splat_fails_row_even_if_cases_pass(self):
+        r = self.run_mode('splat')
+        self.assertEqual(r.verdict, 'fail')
+        self.assertTrue(any('sleep-in-atomic' in x for x in r.reasons),
+                        r.reasons)
+
+    def test_skipped_must_run_suite_fails_row(self):
+        r = self.run_mode('skipped')
+        self.assertIn('must-run suite example was skipped', r.reasons)
+
+    def test_lost_option_fails_row(self):
+        r = self.run_mode('lost-option')
+        self.assertTrue(any('CONFIG_SMP=y (got not set)' in x
+                            for x in r.reasons), r.reasons)
+
+    def test_expectation_mismatch_fails_row(self):
+        row = rows.Row(**{**self.row.__dict__,
+                          'expect': {'USE_SPLIT_HUGETLB_PTLOCKS': '0'}})
+        r = self.run_mode('pass', row)
+        self.assertIn('expected USE_SPLIT_HUGETLB_PTLOCKS=0, suite reported '
+                      'USE_SPLIT_HUGETLB_PTLOCKS=1', r.reasons)
+
+    def test_panic_is_a_failure_with_console_tail(self):
+        r = self.run_mode('panic')
+        self.assertEqual(r.verdict, 'fail')
+        text = '\n'.join(r.reasons)
+        self.assertIn('no KUnit results', text)
+        self.assertIn('Kernel panic - not syncing', text)
+
+    def test_hang_times_out_with_console_tail(self):
+        with mock.patch.object(matrix, 'KILL_MARGIN', 1):
+            row = rows.Row(**{**self.row.__dict__, 'timeout': 2})
+            t0 = time.monotonic()
+            r = self.run_mode('hang', row)
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertEqual(r.verdict, 'fail')
+        text = '\n'.join(r.reasons)
+        self.assertIn('timed out after 2s', text)
+        self.assertIn('about to hang', text)
+
+
+if __name__ == '__main__':
+    unittest.main()
