@@ -481,6 +481,7 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
         pl = Plumbing(repo, Path(td) / 'index')
         pl.run(['read-tree', base])
         head = base
+        first_ident: dict[str, str] = {}
         for n in names:
             if n in suites:
                 s = suites[n]
@@ -497,6 +498,7 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
                 msg = (f'{s.subject}\n\n{s.body.strip()}\n\n'
                        f'Signed-off-by: {name} <{email}>\n')
                 head = pl.commit(head, msg, ident)
+                first_ident = first_ident or ident
             else:
                 res = subprocess.run(
                     ['git', 'apply', '--cached', str(PATCH_DIR / n)],
@@ -507,6 +509,7 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
                                       f'{res.stderr.strip()}')
                 ident, msg = mailinfo(repo, PATCH_DIR / n)
                 head = pl.commit(head, msg, ident)
+                first_ident = first_ident or ident
         out_dir.mkdir(parents=True, exist_ok=True)
         fmt_dir = Path(td) / 'out'
         fmt_dir.mkdir()
@@ -514,8 +517,15 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
             (out_dir / 'series').write_text(merge_series([], PATCH_DIR /
                                                          'series'))
             return []
+        # The cover letter is "from" the first patch's author, dated like
+        # it: nothing depends on who runs gen, or when.
+        cover_env = {
+            'GIT_COMMITTER_NAME': first_ident['GIT_AUTHOR_NAME'],
+            'GIT_COMMITTER_EMAIL': first_ident['GIT_AUTHOR_EMAIL'],
+            'GIT_COMMITTER_DATE': first_ident['GIT_AUTHOR_DATE']}
         git(['format-patch', '-q', *FORMAT_OPTS, '--cover-letter', '-n',
-             f'--base={base}', '-o', str(fmt_dir), f'{base}..{head}'], repo)
+             f'--base={base}', '-o', str(fmt_dir), f'{base}..{head}'], repo,
+            env=cover_env)
         (fmt_dir / '0000-cover-letter.patch').rename(fmt_dir / COVER)
         produced = sorted(p.name for p in fmt_dir.iterdir())
         # A suite's patch file is named by format-patch from its subject and
