@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+"""tools/setup.sh: a missing package as non-root prints the exact
+apt-get line and fails; nothing missing passes without apt-get."""
+
+import os
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+SETUP = Path(__file__).resolve().parents[1] / 'setup.sh'
+
+
+def fake_bin(d: Path, missing: str, uid: int) -> None:
+    (d / 'dpkg-query').write_text(
+        '#!/bin/sh\n'
+        f'for a; do pkg="$a"; done\n'
+        f'if [ "$pkg" = "{missing}" ]; then exit 1; fi\n'
+        "echo 'install ok installed'\n")
+    (d / 'id').write_text(f'#!/bin/sh\necho {uid}\n')
+    (d / 'apt-get').write_text('#!/bin/sh\necho APT-GET-RAN "$@"\nexit 0\n')
+    (d / 'dpkg').write_text('#!/bin/sh\nexit 0\n')
+    for f in d.iterdir():
+        f.chmod(0o755)
+
+
+class SetupTest(unittest.TestCase):
+    def run_setup(self, missing: str, uid: int):
+        with tempfile.TemporaryDirectory() as td:
+            fake_bin(Path(td), missing, uid)
+            env = {**os.environ, 'PATH': f'{td}:/usr/bin:/bin'}
+            return subprocess.run(['sh', str(SETUP)], env=env,
+                                  capture_output=True, text=True)
+
+    def test_nothing_missing(self):
+        r = self.run_setup('none-missing', 1000)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn('all packages present', r.stdout)
+        self.assertNotIn('APT-GET-RAN', r.stdout)
+
+    def test_missing_not_root_prints_line_and_fails(self):
+        r = self.run_setup('qemu-system-x86', 1000)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('apt-get install -y --no-install-recommends '
+                      'qemu-system-x86', r.stderr)
+        self.assertNotIn('APT-GET-RAN', r.stdout)
+
+    def test_missing_as_root_installs(self):
+        r = self.run_setup('linux-source-6.12', 0)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('APT-GET-RAN install -y -q --no-install-recommends '
+                      'linux-source-6.12', r.stdout)
+
+
+if __name__ == '__main__':
+    unittest.main()
