@@ -352,6 +352,29 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
     return res
 
 
+def config_check(row: rowsmod.Row, tree: Path) -> list[str]:
+    """Configure (no build) a row in a scratch folder; what did not survive.
+
+    `kunit.py config` runs olddefconfig and its own validation in seconds,
+    so a row whose options cannot hold fails before any compiling.
+    """
+    import tempfile
+    with tempfile.TemporaryDirectory() as td:
+        bd = Path(td) / row.name
+        res = subprocess.run([sys.executable,
+                              str(tree / 'tools/testing/kunit/kunit.py'),
+                              'config', *kunit_args(row, tree, bd)],
+                             cwd=tree, capture_output=True, text=True)
+        if not (bd / '.config').exists():
+            return [f'kunit.py config failed: '
+                    f'{tail(res.stdout + res.stderr, 5)}']
+        final = rowsmod.parse_config((bd / '.config').read_text())
+        missing = rowsmod.missing_options(row.config_entries(), final)
+        if res.returncode != 0 and not missing:
+            missing = [tail(res.stdout + res.stderr, 5)]
+        return missing
+
+
 def write_ktap(tree: Path, console: str, dest: Path) -> None:
     """The KTAP part of the console, extracted by kunit.py's own parser."""
     sys.path.insert(0, str(tree / 'tools/testing/kunit'))

@@ -27,6 +27,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import kpatch  # noqa: E402
 import rows as rowsmod  # noqa: E402
+import matrix  # noqa: E402
 
 
 class Tally:
@@ -101,6 +102,11 @@ def run_check(t: Tally) -> None:
                 f'with git am', True)
     except kpatch.KpatchError as e:
         t.check('series applies to the pristine base', False, str(e))
+    tree = kpatch.prepare(None)
+    for r in rowsmod.load_rows():
+        bad = matrix.config_check(r, tree)
+        t.check(f'row {r.name}: requested options survive olddefconfig',
+                not bad, '; '.join(bad))
     try:
         kpatch.check_sync()
         t.check('generated patches in sync with kunit/', True)
