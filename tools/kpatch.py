@@ -302,6 +302,43 @@ def apply_series(tree: Path, base: str, branch: Optional[str],
     return git(['rev-parse', 'HEAD'], tree).strip()
 
 
+def blobs(tree: Path, rev: str, paths: list[str]) -> dict[str, str]:
+    if not paths:
+        return {}
+    out = git(['ls-tree', '-r', rev, '--', *paths], tree, check=False)
+    return {ln.split('\t', 1)[1]: ln.split()[2] for ln in out.splitlines()}
+
+
+def file_stamps(tree: Path, base: str) -> dict[str, tuple[str, int]]:
+    """Blob and mtime of every file the current series touches.
+
+    Re-preparing checks out the base and applies the series again, which
+    rewrites those files; putting back the mtime of the ones whose content
+    did not change keeps the rows' incremental builds incremental.
+    """
+    head = git(['rev-parse', '-q', '--verify', 'HEAD'], tree,
+               check=False).strip()
+    if not head:
+        return {}
+    paths = git(['diff', '--name-only', base, head], tree,
+                check=False).split()
+    out = {}
+    for p, blob in blobs(tree, head, paths).items():
+        try:
+            out[p] = (blob, (tree / p).stat().st_mtime_ns)
+        except OSError:
+            pass
+    return out
+
+
+def restore_stamps(tree: Path, head: str,
+                   kept: dict[str, tuple[str, int]]) -> None:
+    now = blobs(tree, head, list(kept))
+    for p, (blob, mtime) in kept.items():
+        if now.get(p) == blob:
+            os.utime(tree / p, ns=(mtime, mtime))
+
+
 def prepare(kernel_src: Optional[str]) -> Path:
     t0 = time.monotonic()
     if kernel_src:
@@ -333,7 +370,9 @@ def prepare(kernel_src: Optional[str]) -> Path:
     sp.parent.mkdir(parents=True, exist_ok=True)
     sp.unlink(missing_ok=True)
     t1 = time.monotonic()
+    kept = file_stamps(tree, base)
     head = apply_series(tree, base, branch, [PATCH_DIR / n for n in names])
+    restore_stamps(tree, head, kept)
     sp.write_text(json.dumps({**want, 'head': head, 'tree': str(tree)}) + '\n')
     log(f'applied {len(names)} patches on {base[:12]} in '
         f'{time.monotonic() - t1:.1f}s (base {t_base:.1f}s): {tree}')
@@ -549,8 +588,8 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
 
 def merge_cover(new: str, old: str) -> str:
     """Keep the hand-written subject and blurb of the old cover letter."""
-    m_old = re.search(r'^Subject: \[PATCH[^\]]*\] (.*?)\n\n(.*?)\n\n'
-                      r'(?=\S.*\(\d+\):\n)', old, re.S | re.M)
+    m_old = re.search(r'^Subject: \[PATCH[^\]]*\] ([^\n]*)\n\n(.*?)\n\n'
+                      r'(?=\S[^\n]*\(\d+\):\n)', old, re.S | re.M)
     if not m_old:
         return new
     subject, blurb = m_old.group(1), m_old.group(2)

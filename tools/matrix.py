@@ -273,9 +273,20 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
 
     # Build (kunit.py configures, checks its kunitconfig survived, builds).
     t0 = time.monotonic()
-    rc, timed_out = run_logged(
-        [sys.executable, kunit, 'build', *common, f'--jobs={jobs}',
-         '--make_options', env_cc], tree, out / 'build.log', 3600)
+    build_cmd = [sys.executable, kunit, 'build', *common, f'--jobs={jobs}',
+                 '--make_options', env_cc]
+    rc, timed_out = run_logged(build_cmd, tree, out / 'build.log', 3600)
+    if rc != 0 and 'fixdep: error opening file' in \
+            (out / 'build.log').read_text(errors='replace'):
+        # A build killed mid-compile can leave a ccache result without its
+        # dependency file; rebuild once, refreshing the cache entries.
+        shutil.move(out / 'build.log', out / 'build-1.log')
+        os.environ['CCACHE_RECACHE'] = '1'
+        try:
+            rc, timed_out = run_logged(build_cmd, tree, out / 'build.log',
+                                       3600)
+        finally:
+            del os.environ['CCACHE_RECACHE']
     res.build_seconds = round(time.monotonic() - t0, 1)
     if (build_dir / '.config').exists():
         shutil.copyfile(build_dir / '.config', out / 'config')

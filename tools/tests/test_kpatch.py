@@ -103,6 +103,22 @@ class PrepareTest(FakeKernel):
             ap.assert_not_called()
         self.assertEqual(head, kpatch.git(['rev-parse', 'HEAD'], tree).strip())
 
+    def test_reprepare_keeps_mtime_of_unchanged_files(self):
+        a = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 3\n', 'L3\n'),
+                           'mm: three')
+        b = self.add_patch('mm/Kconfig', KCONFIG + '# one\n', 'mm: kconfig')
+        self.write_series([a, b])
+        tree = kpatch.prepare(None)
+        old = 1_000_000_000_000_000_000
+        os.utime(tree / 'mm/hugetlb.c', ns=(old, old))
+        os.utime(tree / 'mm/Kconfig', ns=(old, old))
+        p = self.patches / b
+        p.write_text(p.read_text().replace('+# one', '+# two'))
+        tree = kpatch.prepare(None)
+        self.assertIn('# two', (tree / 'mm/Kconfig').read_text())
+        self.assertEqual((tree / 'mm/hugetlb.c').stat().st_mtime_ns, old)
+        self.assertNotEqual((tree / 'mm/Kconfig').stat().st_mtime_ns, old)
+
     def test_bad_patch_names_patch_file_and_hunk_and_keeps_base(self):
         good = self.add_patch('mm/hugetlb.c',
                               HUGETLB.replace('line 5\n', 'L5\n'), 'mm: one')

@@ -28,11 +28,21 @@ for a in args[1:]:
 bd = opt['build_dir'][0]
 mode = os.environ['FAKE_MODE']
 if cmd == 'build':
+    # A .config with everything asked for (fragments + --kconfig_add),
+    # except CONFIG_SMP in mode lost-option.
     os.makedirs(bd, exist_ok=True)
-    cfg = 'CONFIG_KUNIT=y\nCONFIG_KUNIT_EXAMPLE_TEST=y\nCONFIG_PRINTK_TIME=y\n'
-    if mode != 'lost-option':
-        cfg += 'CONFIG_SMP=y\n'
-    open(os.path.join(bd, '.config'), 'w').write(cfg)
+    lines = []
+    for frag in opt.get('kunitconfig', []):
+        lines += [l for l in open(frag).read().splitlines()
+                  if l.startswith('CONFIG_')]
+    i = args.index('--kconfig_add') if '--kconfig_add' in args else -1
+    while i >= 0:
+        lines.append(args[i + 1])
+        i = args.index('--kconfig_add', i + 1) \
+            if '--kconfig_add' in args[i + 1:] else -1
+    if mode == 'lost-option':
+        lines = [l for l in lines if not l.startswith('CONFIG_SMP=')]
+    open(os.path.join(bd, '.config'), 'w').write('\n'.join(lines) + '\n')
     sys.exit(0)
 log = open(os.path.join(bd, 'test.log'), 'w')
 def con(line):
