@@ -1,0 +1,841 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the cgroup= field of the writeback tracepoints.
+ *
+ * This file is #included at the end of fs/fs-writeback.c, the unit that
+ * defines CREATE_TRACE_POINTS for <trace/events/writeback.h> (the same
+ * shape as fs/ext4/mballoc-test.c), so that it can call the path helpers
+ * __trace_wb{,c}_cgroup_size() and __trace_wb{,c}_assign_cgroup{,_len}()
+ * directly and read the raw trace records of the events.
+ *
+ * The cgroups are real: a cgroup2 mount made from the kernel, directories
+ * made and removed through the VFS, the memory controller enabled in
+ * cgroup.subtree_control, and the wb of each memcg obtained with
+ * wb_get_create() on a bdi registered by the suite.
+ */
+
+#include <kunit/test.h>
+#include <linux/kthread.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/trace.h>
+#include <linux/trace_events.h>
+
+#define WBT_GUARD	32
+#define WBT_GUARD_BYTE	0xa5
+#define WBT_TOP		"wbtrace-kunit"
+
+static struct backing_dev_info *wbt_bdi;
+static bool wbt_reported;
+
+/*
+ * Check one field: @buf holds what a fill of a @size byte record wrote,
+ * followed by WBT_GUARD guard bytes.
+ */
+static void wbt_check_field(struct kunit *test, const char *buf, size_t size,
+			    const char *expected)
+{
+	size_t i;
+
+	KUNIT_EXPECT_EQ(test, size, strlen(expected) + 1);
+	KUNIT_EXPECT_EQ(test, strnlen(buf, size), size - 1);
+	KUNIT_EXPECT_STREQ(test, buf, expected);
+	for (i = 0; i < WBT_GUARD; i++)
+		KUNIT_EXPECT_EQ_MSG(test, (u8)buf[size + i], WBT_GUARD_BYTE,
+				    "fill wrote past the %zu byte record", size);
+}
+
+static __printf(2, 3) char *wbt_printf(struct kunit *test, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	p = kunit_kmalloc(test, n + 1, GFP_KERNEL);
+	if (!p)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(p, n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+static char *wbt_alloc_record(struct kunit *test, size_t size)
+{
+	char *buf = kunit_kmalloc(test, size + WBT_GUARD, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, buf);
+	memset(buf, 0x5a, size);
+	memset(buf + size, WBT_GUARD_BYTE, WBT_GUARD);
+	return buf;
+}
+
+/*
+ * Size and fill the field of @wb the way a tracepoint does (preemption
+ * and sched-RCU off, see __DO_TRACE()), with both the two-argument
+ * helper and the reserved-length one, and check both against @expected.
+ */
+static void wbt_check_wb(struct kunit *test, struct bdi_writeback *wb,
+			 const char *expected)
+{
+	char *buf1, *buf2;
+	size_t size;
+
+	preempt_disable();
+	rcu_read_lock_sched();
+	size = __trace_wb_cgroup_size(wb);
+	rcu_read_unlock_sched();
+	preempt_enable();
+
+	KUNIT_ASSERT_GE(test, size, 2);
+	KUNIT_ASSERT_LE(test, size, WB_TRACE_CGROUP_PATH_MAX + 1);
+	buf1 = wbt_alloc_record(test, size);
+	buf2 = wbt_alloc_record(test, size);
+
+	preempt_disable();
+	rcu_read_lock_sched();
+	__trace_wb_assign_cgroup(buf1, wb);
+	__trace_wb_assign_cgroup_len(buf2, size, wb);
+	rcu_read_unlock_sched();
+	preempt_enable();
+
+	wbt_check_field(test, buf1, size, expected);
+	wbt_check_field(test, buf2, size, expected);
+}
+
+static void wbt_check_wbc(struct kunit *test, struct writeback_control *wbc,
+			  const char *expected)
+{
+	char *buf1, *buf2;
+	size_t size;
+
+	preempt_disable();
+	rcu_read_lock_sched();
+	size = __trace_wbc_cgroup_size(wbc);
+	rcu_read_unlock_sched();
+	preempt_enable();
+
+	KUNIT_ASSERT_GE(test, size, 2);
+	KUNIT_ASSERT_LE(test, size, WB_TRACE_CGROUP_PATH_MAX + 1);
+	buf1 = wbt_alloc_record(test, size);
+	buf2 = wbt_alloc_record(test, size);
+
+	preempt_disable();
+	rcu_read_lock_sched();
+	__trace_wbc_assign_cgroup(buf1, wbc);
+	__trace_wbc_assign_cgroup_len(buf2, size, wbc);
+	rcu_read_unlock_sched();
+	preempt_enable();
+
+	wbt_check_field(test, buf1, size, expected);
+	wbt_check_field(test, buf2, size, expected);
+}
+
+/* root cgroup, wbc without wb (and with the root wb): "/" and size 2 */
+static void wb_cgroup_helpers_root(struct kunit *test)
+{
+	struct writeback_control wbc = {};
+
+	if (!wbt_reported) {
+		kunit_info(test, "report: CGROUP_WRITEBACK=%d\n",
+			   IS_ENABLED(CONFIG_CGROUP_WRITEBACK));
+		wbt_reported = true;
+	}
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, wbt_bdi);
+	wbt_check_wb(test, &wbt_bdi->wb, "/");
+	wbt_check_wb(test, &noop_backing_dev_info.wb, "/");
+	KUNIT_EXPECT_EQ(test, __trace_wb_cgroup_size(&wbt_bdi->wb), 2);
+
+	/* without wb: wbc->wb is NULL, or does not exist at all */
+	wbt_check_wbc(test, &wbc, "/");
+	KUNIT_EXPECT_EQ(test, __trace_wbc_cgroup_size(&wbc), 2);
+#ifdef CONFIG_CGROUP_WRITEBACK
+	wbc.wb = &wbt_bdi->wb;
+	wbt_check_wbc(test, &wbc, "/");
+#endif
+}
+
+#ifdef CONFIG_CGROUP_WRITEBACK
+
+static struct vfsmount *wbt_mnt;
+
+/* @rel is relative to the cgroup2 root, "." for the root itself */
+static int wbt_subtree_control(const char *rel, const char *cmd)
+{
+	char *file;
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t ret;
+
+	file = kasprintf(GFP_KERNEL, "%s/cgroup.subtree_control", rel);
+	if (!file)
+		return -ENOMEM;
+	f = file_open_root_mnt(wbt_mnt, file, O_WRONLY, 0);
+	kfree(file);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	ret = kernel_write(f, cmd, strlen(cmd), &pos);
+	fput(f);
+	return ret < 0 ? ret : 0;
+}
+
+/* mkdir (@mk) or rmdir @name in the directory @parent_rel of the mount */
+static int wbt_mkrmdir(const char *parent_rel, const char *name, bool mk)
+{
+	struct dentry *dentry;
+	struct path parent;
+	struct inode *dir;
+	int err;
+
+	err = vfs_path_lookup(wbt_mnt->mnt_root, wbt_mnt, parent_rel,
+			      LOOKUP_DIRECTORY, &parent);
+	if (err)
+		return err;
+	dir = d_inode(parent.dentry);
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	dentry = lookup_one_len(name, parent.dentry, strlen(name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+	} else {
+		if (mk)
+			err = vfs_mkdir(&nop_mnt_idmap, dir, dentry, 0755);
+		else
+			err = vfs_rmdir(&nop_mnt_idmap, dir, dentry);
+		dput(dentry);
+	}
+	inode_unlock(dir);
+	path_put(&parent);
+	return err;
+}
+
+/* a made cgroup and the wb of its memcg on wbt_bdi */
+struct wbt_cg {
+	char *rel;		/* path relative to the mount, no leading '/' */
+	char *parent_rel;
+	const char *name;
+	char *full;		/* cgroup_path() of the cgroup */
+	struct bdi_writeback *wb;
+};
+
+static void wbt_cg_destroy(struct wbt_cg *cg)
+{
+	if (cg->wb)
+		wb_put(cg->wb);
+	cg->wb = NULL;
+	if (cg->full)
+		wbt_mkrmdir(cg->parent_rel, cg->name, false);
+	kfree(cg->full);
+	kfree(cg->rel);
+	kfree(cg->parent_rel);
+	cg->full = NULL;
+	cg->rel = NULL;
+	cg->parent_rel = NULL;
+}
+
+/*
+ * Make the cgroup @name under @parent_rel (memory must be enabled in the
+ * parent's subtree_control), enable memory for its own children if
+ * @enable_children, and get the wb of its memcg.  Returns 0 or -errno;
+ * on error @cg is left destroyed.
+ */
+static int wbt_cg_create(struct wbt_cg *cg, const char *parent_rel,
+			 const char *name, bool enable_children)
+{
+	struct cgroup_subsys_state *css;
+	struct cgroup *cgrp;
+	int err;
+
+	memset(cg, 0, sizeof(*cg));
+	cg->parent_rel = kstrdup(parent_rel, GFP_KERNEL);
+	cg->rel = kasprintf(GFP_KERNEL, "%s/%s", parent_rel, name);
+	cg->full = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!cg->parent_rel || !cg->rel || !cg->full) {
+		kfree(cg->full);
+		cg->full = NULL;
+		wbt_cg_destroy(cg);
+		return -ENOMEM;
+	}
+	cg->name = cg->rel + strlen(parent_rel) + 1;
+
+	err = wbt_mkrmdir(parent_rel, name, true);
+	if (err) {
+		kfree(cg->full);
+		cg->full = NULL;
+		wbt_cg_destroy(cg);
+		return err;
+	}
+	if (enable_children) {
+		err = wbt_subtree_control(cg->rel, "+memory");
+		if (err)
+			goto fail;
+	}
+
+	cgrp = cgroup_get_from_path(cg->rel + 1);	/* skip the "." */
+	if (IS_ERR(cgrp)) {
+		err = PTR_ERR(cgrp);
+		goto fail;
+	}
+	err = cgroup_path(cgrp, cg->full, PATH_MAX);
+	css = cgroup_get_e_css(cgrp, &memory_cgrp_subsys);
+	if (err >= 0 && css->cgroup != cgrp)
+		err = -ENOENT;	/* memory not enabled in the parent */
+	if (err >= 0) {
+		cg->wb = wb_get_create(wbt_bdi, css, GFP_KERNEL);
+		if (!cg->wb)
+			err = -ENOMEM;
+	}
+	css_put(css);
+	cgroup_put(cgrp);
+	if (err < 0)
+		goto fail;
+	return 0;
+
+fail:
+	wbt_cg_destroy(cg);
+	return err;
+}
+
+static void wbt_cg_action(void *data)
+{
+	wbt_cg_destroy(data);
+}
+
+static struct wbt_cg *wbt_cg_make(struct kunit *test, const char *parent_rel,
+				  const char *name, bool enable_children)
+{
+	struct wbt_cg *cg = kunit_kzalloc(test, sizeof(*cg), GFP_KERNEL);
+	int err;
+
+	KUNIT_ASSERT_NOT_NULL(test, cg);
+	err = wbt_cg_create(cg, parent_rel, name, enable_children);
+	KUNIT_ASSERT_EQ_MSG(test, err, 0, "cannot make cgroup %s/%s",
+			    parent_rel, name);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, wbt_cg_action,
+							   cg));
+	KUNIT_ASSERT_NOT_NULL(test, cg->wb);
+	KUNIT_ASSERT_PTR_NE(test, cg->wb, &wbt_bdi->wb);
+	return cg;
+}
+
+/* the field the events must report for a cgroup whose path is @full */
+static const char *wbt_expected(struct kunit *test, const char *full)
+{
+	size_t len = strlen(full), keep;
+	char *exp;
+
+	if (len <= WB_TRACE_CGROUP_PATH_MAX)
+		return full;
+	keep = WB_TRACE_CGROUP_PATH_MAX - strlen(WB_TRACE_CGROUP_TRUNC_MARK);
+	exp = wbt_printf(test, "%s%s", WB_TRACE_CGROUP_TRUNC_MARK,
+			 full + len - keep);
+	KUNIT_ASSERT_NOT_NULL(test, exp);
+	return exp;
+}
+
+static int wbt_top_seq;
+
+/* a fresh top-level cgroup with memory enabled for its children */
+static struct wbt_cg *wbt_top(struct kunit *test)
+{
+	char *name = wbt_printf(test, "%s-%d", WBT_TOP,
+				     ++wbt_top_seq);
+
+	KUNIT_ASSERT_NOT_NULL(test, name);
+	return wbt_cg_make(test, ".", name, true);
+}
+
+static int wbt_require_cgroups(struct kunit *test)
+{
+	if (IS_ERR_OR_NULL(wbt_mnt))
+		KUNIT_FAIL(test, "cgroup2 setup failed: %d",
+			   (int)PTR_ERR_OR_ZERO(wbt_mnt));
+	return !IS_ERR_OR_NULL(wbt_mnt);
+}
+
+/* nested cgroups, depth 1 to 4, with wb and through a wbc */
+static void wb_cgroup_helpers_nested(struct kunit *test)
+{
+	struct writeback_control wbc = {};
+	struct wbt_cg *top, *l1, *l2, *l3;
+
+	if (!wbt_require_cgroups(test))
+		return;
+	top = wbt_top(test);
+	l1 = wbt_cg_make(test, top->rel, "level1", true);
+	l2 = wbt_cg_make(test, l1->rel, "level2", true);
+	l3 = wbt_cg_make(test, l2->rel, "level3", false);
+
+	KUNIT_EXPECT_EQ(test, strcmp(l3->full + strlen(l3->full) -
+				     strlen("/level1/level2/level3"),
+				     "/level1/level2/level3"), 0);
+	KUNIT_EXPECT_EQ(test, l3->full[0], '/');
+	wbt_check_wb(test, top->wb, top->full);
+	wbt_check_wb(test, l1->wb, l1->full);
+	wbt_check_wb(test, l2->wb, l2->full);
+	wbt_check_wb(test, l3->wb, l3->full);
+
+	wbc.wb = l3->wb;
+	wbt_check_wbc(test, &wbc, l3->full);
+	wbc.wb = top->wb;
+	wbt_check_wbc(test, &wbc, top->full);
+	kunit_info(test, "cgroup=%s\n", l3->full);
+}
+
+/* paths of exactly the bound, one more, and far longer */
+static void wb_cgroup_helpers_long(struct kunit *test)
+{
+	size_t toplen, size, fill;
+	struct wbt_cg *top, *a, *b, *c;
+	char *name, *buf;
+	const char *exp;
+
+	if (!wbt_require_cgroups(test))
+		return;
+	top = wbt_top(test);
+	toplen = strlen(top->full);
+	KUNIT_ASSERT_LT(test, toplen, 100);
+
+	/* "<top>/<name>" exactly WB_TRACE_CGROUP_PATH_MAX long: not cut */
+	name = kunit_kzalloc(test, NAME_MAX + 1, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, name);
+	memset(name, 'a', WB_TRACE_CGROUP_PATH_MAX - toplen - 1);
+	a = wbt_cg_make(test, top->rel, name, true);
+	KUNIT_ASSERT_EQ(test, strlen(a->full), WB_TRACE_CGROUP_PATH_MAX);
+	wbt_check_wb(test, a->wb, a->full);
+
+	/* one character more: cut, marker in front, tail kept */
+	memset(name, 0, NAME_MAX + 1);
+	memset(name, 'b', WB_TRACE_CGROUP_PATH_MAX - toplen);
+	b = wbt_cg_make(test, top->rel, name, true);
+	KUNIT_ASSERT_EQ(test, strlen(b->full), WB_TRACE_CGROUP_PATH_MAX + 1);
+	exp = wbt_expected(test, b->full);
+	KUNIT_EXPECT_EQ(test, strlen(exp), WB_TRACE_CGROUP_PATH_MAX);
+	KUNIT_EXPECT_EQ(test, strncmp(exp, WB_TRACE_CGROUP_TRUNC_MARK,
+				      strlen(WB_TRACE_CGROUP_TRUNC_MARK)), 0);
+	wbt_check_wb(test, b->wb, exp);
+
+	/* far longer: a 200 character name below the 255 character one */
+	memset(name, 0, NAME_MAX + 1);
+	memset(name, 'c', 200);
+	c = wbt_cg_make(test, a->rel, name, false);
+	KUNIT_ASSERT_GT(test, strlen(c->full), 2 * WB_TRACE_CGROUP_PATH_MAX - 100);
+	exp = wbt_expected(test, c->full);
+	wbt_check_wb(test, c->wb, exp);
+	kunit_info(test, "cgroup=%s (%zu of %zu characters)\n", exp,
+		   strlen(exp), strlen(c->full));
+
+	/* a record reserved too small is never overrun, marker kept */
+	for (fill = 1; fill <= 12; fill++) {
+		buf = wbt_alloc_record(test, fill);
+		preempt_disable();
+		rcu_read_lock_sched();
+		size = wb_trace_cgroup_path(c->wb, buf, fill);
+		rcu_read_unlock_sched();
+		preempt_enable();
+		KUNIT_EXPECT_EQ(test, size, fill);
+		KUNIT_EXPECT_EQ(test, strnlen(buf, fill), fill - 1);
+		KUNIT_EXPECT_EQ(test, strncmp(buf, "...", min_t(size_t, fill - 1, 3)),
+				0);
+		if (fill > 4)
+			KUNIT_EXPECT_EQ(test, buf[fill - 2], 'c');
+		KUNIT_EXPECT_EQ(test, (u8)buf[fill], WBT_GUARD_BYTE);
+	}
+}
+
+/*
+ * Churn: a kthread makes and removes cgroups, removing the very cgroup
+ * whose wb it just handed to the test thread, while the test thread
+ * sizes and fills records for that wb in a loop.
+ */
+struct wbt_churn {
+	struct mutex lock;		/* protects cur and cur_seq */
+	struct bdi_writeback *cur;	/* holds a wb reference */
+	int cur_seq, used_seq;		/* handed over / seen by the user */
+	const char *parent_rel;
+	const char *long_name;
+	atomic_t made, errors;
+	int first_err;
+};
+
+static int wbt_churn_fn(void *data)
+{
+	struct wbt_churn *ch = data;
+	struct bdi_writeback *old;
+	struct wbt_cg cg, sib;
+	char name[32];
+	int i = 0, err, tries;
+
+	while (!kthread_should_stop()) {
+		i++;
+		if (i % 3 == 0) {
+			snprintf(name, sizeof(name), "%.8s%d", ch->long_name, i);
+			err = wbt_cg_create(&cg, ch->parent_rel,
+					    i % 2 ? name : ch->long_name, false);
+		} else {
+			snprintf(name, sizeof(name), "churn%d", i);
+			err = wbt_cg_create(&cg, ch->parent_rel, name, false);
+		}
+		if (err) {
+			ch->first_err = err;
+			atomic_inc(&ch->errors);
+			break;
+		}
+		atomic_inc(&ch->made);
+
+		/* hand the wb over (the slot keeps a reference) */
+		wb_get(cg.wb);
+		mutex_lock(&ch->lock);
+		old = ch->cur;
+		ch->cur = cg.wb;
+		ch->cur_seq = i;
+		mutex_unlock(&ch->lock);
+		if (old)
+			wb_put(old);
+
+		/* wait (bounded) until the other thread works on this wb */
+		for (tries = 0; tries < 20 && !kthread_should_stop(); tries++) {
+			if (READ_ONCE(ch->used_seq) == i)
+				break;
+			schedule_timeout_interruptible(1);
+		}
+
+		/* unrelated cgroup creation and removal */
+		snprintf(name, sizeof(name), "sib%d", i);
+		if (!wbt_cg_create(&sib, ch->parent_rel, name, false))
+			wbt_cg_destroy(&sib);
+
+		/* remove the cgroup whose wb the other thread is using */
+		cond_resched();
+		wbt_cg_destroy(&cg);
+	}
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static void wb_cgroup_churn_race(struct kunit *test)
+{
+	unsigned long end, loops = 0, bad = 0, truncated = 0;
+	struct task_struct *thread;
+	struct bdi_writeback *wb;
+	struct wbt_churn *ch;
+	struct wbt_cg *top, *mid;
+	char *name, *rec, *exact;
+	size_t size, i;
+
+	if (!wbt_require_cgroups(test))
+		return;
+	ch = kunit_kzalloc(test, sizeof(*ch), GFP_KERNEL);
+	name = kunit_kzalloc(test, NAME_MAX + 1, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ch);
+	KUNIT_ASSERT_NOT_NULL(test, name);
+	top = wbt_top(test);
+	/* a long parent, so that long children cross the bound */
+	memset(name, 'm', 150);
+	mid = wbt_cg_make(test, top->rel, name, true);
+	mutex_init(&ch->lock);
+	ch->parent_rel = mid->rel;
+	memset(name, 'z', 180);
+	ch->long_name = name;
+
+	thread = kthread_run(wbt_churn_fn, ch, "wbtrace-churn");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(thread));
+	get_task_struct(thread);
+
+	end = jiffies + msecs_to_jiffies(1500);
+	while (time_before(jiffies, end)) {
+		mutex_lock(&ch->lock);
+		wb = ch->cur;
+		if (wb) {
+			wb_get(wb);
+			WRITE_ONCE(ch->used_seq, ch->cur_seq);
+		}
+		mutex_unlock(&ch->lock);
+		if (!wb) {
+			cond_resched();
+			continue;
+		}
+
+		for (i = 0; i < 8; i++) {
+			preempt_disable();
+			rcu_read_lock_sched();
+			size = __trace_wb_cgroup_size(wb);
+			rcu_read_unlock_sched();
+			preempt_enable();
+			if (size < 2 || size > WB_TRACE_CGROUP_PATH_MAX + 1) {
+				bad++;
+				break;
+			}
+			/* guarded copy and exact-size copy for KASAN */
+			rec = kmalloc(size + WBT_GUARD, GFP_KERNEL);
+			exact = kmalloc(size, GFP_KERNEL);
+			if (!rec || !exact) {
+				kfree(rec);
+				kfree(exact);
+				break;
+			}
+			memset(rec + size, WBT_GUARD_BYTE, WBT_GUARD);
+			preempt_disable();
+			rcu_read_lock_sched();
+			__trace_wb_assign_cgroup_len(rec, size, wb);
+			__trace_wb_assign_cgroup(exact, wb);
+			rcu_read_unlock_sched();
+			preempt_enable();
+
+			if (strnlen(rec, size) != size - 1 ||
+			    memchr_inv(rec + size, WBT_GUARD_BYTE, WBT_GUARD) ||
+			    strnlen(exact, size) != size - 1 ||
+			    strcmp(rec, exact) ||
+			    (rec[0] != '/' && strncmp(rec, "...", 3)))
+				bad++;
+			if (rec[0] == '.')
+				truncated++;
+			kfree(rec);
+			kfree(exact);
+			loops++;
+		}
+		wb_put(wb);
+		cond_resched();
+	}
+
+	kthread_stop(thread);
+	put_task_struct(thread);
+	mutex_lock(&ch->lock);
+	wb = ch->cur;
+	ch->cur = NULL;
+	mutex_unlock(&ch->lock);
+	if (wb)
+		wb_put(wb);
+
+	kunit_info(test, "%lu records, %d cgroups made and removed, %lu truncated\n",
+		   loops, atomic_read(&ch->made), truncated);
+	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&ch->errors), 0,
+			    "churn thread failed: %d", ch->first_err);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	KUNIT_EXPECT_GT(test, loops, 0);
+	KUNIT_EXPECT_GT(test, atomic_read(&ch->made), 2);
+	KUNIT_EXPECT_GT(test, truncated, 0);
+}
+
+#else	/* CONFIG_CGROUP_WRITEBACK */
+
+static void wb_cgroup_helpers_nested(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_CGROUP_WRITEBACK=n: no per-cgroup wb exists");
+}
+
+static void wb_cgroup_helpers_long(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_CGROUP_WRITEBACK=n: no per-cgroup wb exists");
+}
+
+static void wb_cgroup_churn_race(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_CGROUP_WRITEBACK=n: no per-cgroup wb exists");
+}
+
+#endif	/* CONFIG_CGROUP_WRITEBACK */
+
+#ifdef CONFIG_EVENT_TRACING
+/*
+ * A real tracepoint: writeback_wake_background enabled in a trace
+ * instance; an ftrace export sees each committed raw record.
+ */
+static DEFINE_RAW_SPINLOCK(wbt_rec_lock);
+static char wbt_rec_cgroup[WB_TRACE_CGROUP_PATH_MAX + 1];
+static unsigned long wbt_rec_ino;
+static char wbt_rec_bdi[32];
+static int wbt_rec_count, wbt_rec_bad;
+
+static void wbt_export_write(struct trace_export *export, const void *entry,
+			     unsigned int size)
+{
+	const struct trace_event_raw_writeback_class *rec = entry;
+	unsigned int off, len;
+	unsigned long flags;
+	const char *str;
+
+	if (size < sizeof(*rec) ||
+	    rec->ent.type != event_writeback_wake_background.event.type)
+		return;
+	off = rec->__data_loc_cgroup & 0xffff;
+	len = rec->__data_loc_cgroup >> 16;
+	str = (const char *)entry + off;
+
+	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
+	wbt_rec_count++;
+	/* the record the probe sees: inside the entry, NUL-terminated */
+	if (off + len > size || len < 2 ||
+	    len > WB_TRACE_CGROUP_PATH_MAX + 1 ||
+	    strnlen(str, len) != len - 1) {
+		wbt_rec_bad++;
+	} else {
+		memcpy(wbt_rec_cgroup, str, len);
+		wbt_rec_ino = rec->cgroup_ino;
+		memcpy(wbt_rec_bdi, rec->name, sizeof(wbt_rec_bdi));
+		wbt_rec_bdi[sizeof(wbt_rec_bdi) - 1] = '\0';
+	}
+	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
+}
+
+static struct trace_export wbt_export = {
+	.write	= wbt_export_write,
+	.flags	= TRACE_EXPORT_EVENT,
+};
+
+static void wbt_event_check(struct kunit *test, struct bdi_writeback *wb,
+			    const char *expected)
+{
+	unsigned long flags;
+	int count, bad;
+	char *got;
+
+	got = kunit_kzalloc(test, sizeof(wbt_rec_cgroup), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, got);
+	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
+	wbt_rec_count = 0;
+	wbt_rec_bad = 0;
+	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
+
+	/* emits trace_writeback_wake_background(wb), then wakes the flusher */
+	wb_start_background_writeback(wb);
+
+	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
+	count = wbt_rec_count;
+	bad = wbt_rec_bad;
+	memcpy(got, wbt_rec_cgroup, sizeof(wbt_rec_cgroup));
+	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
+
+	KUNIT_EXPECT_GE(test, count, 1);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	KUNIT_EXPECT_STREQ(test, got, expected);
+	if (count && !bad)
+		kunit_info(test, "writeback_wake_background: bdi %s: cgroup_ino=%lu cgroup=%s\n",
+			   wbt_rec_bdi, wbt_rec_ino, got);
+}
+
+static void wb_cgroup_tracepoint_record(struct kunit *test)
+{
+	struct trace_array *tr;
+	int err;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, wbt_bdi);
+	tr = trace_array_get_by_name("wbtrace_kunit", NULL);
+	KUNIT_ASSERT_NOT_NULL(test, tr);
+	err = trace_array_set_clr_event(tr, "writeback",
+					"writeback_wake_background", true);
+	if (err) {
+		trace_array_put(tr);
+		trace_array_destroy(tr);
+		KUNIT_ASSERT_EQ(test, err, 0);
+	}
+	err = register_ftrace_export(&wbt_export);
+	if (err) {
+		trace_array_set_clr_event(tr, "writeback",
+					  "writeback_wake_background", false);
+		trace_array_put(tr);
+		trace_array_destroy(tr);
+		KUNIT_ASSERT_EQ(test, err, 0);
+	}
+
+	wbt_event_check(test, &wbt_bdi->wb, "/");
+#ifdef CONFIG_CGROUP_WRITEBACK
+	if (wbt_require_cgroups(test)) {
+		struct wbt_cg *top = wbt_top(test);
+		struct wbt_cg *l1 = wbt_cg_make(test, top->rel, "level1", true);
+		struct wbt_cg *l2 = wbt_cg_make(test, l1->rel, "level2", false);
+
+		wbt_event_check(test, l2->wb, l2->full);
+	}
+#endif
+
+	unregister_ftrace_export(&wbt_export);
+	trace_array_set_clr_event(tr, "writeback", "writeback_wake_background",
+				  false);
+	tracepoint_synchronize_unregister();
+	trace_array_put(tr);
+	trace_array_destroy(tr);
+}
+#else	/* CONFIG_EVENT_TRACING */
+static void wb_cgroup_tracepoint_record(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_EVENT_TRACING=n: no trace records");
+}
+#endif	/* CONFIG_EVENT_TRACING */
+
+static int wbt_suite_init(struct kunit_suite *suite)
+{
+	int err;
+
+	wbt_bdi = bdi_alloc(NUMA_NO_NODE);
+	if (!wbt_bdi)
+		return -ENOMEM;
+	err = bdi_register(wbt_bdi, "wbtrace-kunit");
+	if (err) {
+		bdi_put(wbt_bdi);
+		wbt_bdi = ERR_PTR(err);
+		return 0;	/* the cases report it */
+	}
+
+#ifdef CONFIG_CGROUP_WRITEBACK
+	{
+		struct file_system_type *type = get_fs_type("cgroup2");
+
+		if (!type) {
+			wbt_mnt = ERR_PTR(-ENODEV);
+			return 0;
+		}
+		wbt_mnt = vfs_kern_mount(type, 0, "cgroup2", NULL);
+		put_filesystem(type);
+		if (!IS_ERR(wbt_mnt)) {
+			err = wbt_subtree_control(".", "+memory");
+			if (err) {
+				kern_unmount(wbt_mnt);
+				wbt_mnt = ERR_PTR(err);
+			}
+		}
+	}
+#endif
+	return 0;
+}
+
+static void wbt_suite_exit(struct kunit_suite *suite)
+{
+#ifdef CONFIG_CGROUP_WRITEBACK
+	if (!IS_ERR_OR_NULL(wbt_mnt)) {
+		wbt_subtree_control(".", "-memory");	/* best effort */
+		kern_unmount(wbt_mnt);
+	}
+	wbt_mnt = NULL;
+#endif
+	if (!IS_ERR_OR_NULL(wbt_bdi)) {
+		bdi_unregister(wbt_bdi);
+		bdi_put(wbt_bdi);
+	}
+	wbt_bdi = NULL;
+}
+
+static struct kunit_case writeback_cgroup_trace_cases[] = {
+	KUNIT_CASE(wb_cgroup_helpers_root),
+	KUNIT_CASE(wb_cgroup_helpers_nested),
+	KUNIT_CASE(wb_cgroup_helpers_long),
+	KUNIT_CASE(wb_cgroup_tracepoint_record),
+	KUNIT_CASE_SLOW(wb_cgroup_churn_race),
+	{}
+};
+
+static struct kunit_suite writeback_cgroup_trace_suite = {
+	.name = "writeback_cgroup_trace",
+	.suite_init = wbt_suite_init,
+	.suite_exit = wbt_suite_exit,
+	.test_cases = writeback_cgroup_trace_cases,
+};
+
+kunit_test_suites(&writeback_cgroup_trace_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the cgroup= field of writeback tracepoints");
+MODULE_LICENSE("GPL");
