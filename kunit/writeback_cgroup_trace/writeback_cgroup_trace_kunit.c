@@ -74,64 +74,51 @@ static char *wbt_alloc_record(struct kunit *test, size_t size)
 }
 
 /*
- * Size and fill the field of @wb the way a tracepoint does (preemption
- * and sched-RCU off, see __DO_TRACE()), with both the two-argument
- * helper and the reserved-length one, and check both against @expected.
+ * Size and fill the cgroup field of @obj (a wb or a wbc, @kind names the
+ * helpers) the way a tracepoint does (preemption and sched-RCU off, see
+ * __DO_TRACE()), with both the two-argument helper and the reserved-length
+ * one, and check both against @expected.
  */
+#define WBT_CHECK_FIELD(test, kind, obj, expected)			\
+do {									\
+	struct kunit *t_ = (test);					\
+	typeof(obj) o_ = (obj);						\
+	const char *e_ = (expected);					\
+	char *buf1, *buf2;						\
+	size_t size;							\
+									\
+	preempt_disable();						\
+	rcu_read_lock_sched();						\
+	size = __trace_##kind##_cgroup_size(o_);			\
+	rcu_read_unlock_sched();					\
+	preempt_enable();						\
+									\
+	KUNIT_ASSERT_GE(t_, size, 2);					\
+	KUNIT_ASSERT_LE(t_, size, WB_TRACE_CGROUP_PATH_MAX + 1);	\
+	buf1 = wbt_alloc_record(t_, size);				\
+	buf2 = wbt_alloc_record(t_, size);				\
+									\
+	preempt_disable();						\
+	rcu_read_lock_sched();						\
+	__trace_##kind##_assign_cgroup(buf1, o_);			\
+	__trace_##kind##_assign_cgroup_len(buf2, size, o_);		\
+	rcu_read_unlock_sched();					\
+	preempt_enable();						\
+									\
+	wbt_check_field(t_, buf1, size, e_);				\
+	wbt_check_field(t_, buf2, size, e_);				\
+} while (0)
+
 static void wbt_check_wb(struct kunit *test, struct bdi_writeback *wb,
 			 const char *expected)
 {
-	char *buf1, *buf2;
-	size_t size;
-
-	preempt_disable();
-	rcu_read_lock_sched();
-	size = __trace_wb_cgroup_size(wb);
-	rcu_read_unlock_sched();
-	preempt_enable();
-
-	KUNIT_ASSERT_GE(test, size, 2);
-	KUNIT_ASSERT_LE(test, size, WB_TRACE_CGROUP_PATH_MAX + 1);
-	buf1 = wbt_alloc_record(test, size);
-	buf2 = wbt_alloc_record(test, size);
-
-	preempt_disable();
-	rcu_read_lock_sched();
-	__trace_wb_assign_cgroup(buf1, wb);
-	__trace_wb_assign_cgroup_len(buf2, size, wb);
-	rcu_read_unlock_sched();
-	preempt_enable();
-
-	wbt_check_field(test, buf1, size, expected);
-	wbt_check_field(test, buf2, size, expected);
+	WBT_CHECK_FIELD(test, wb, wb, expected);
 }
 
 static void wbt_check_wbc(struct kunit *test, struct writeback_control *wbc,
 			  const char *expected)
 {
-	char *buf1, *buf2;
-	size_t size;
-
-	preempt_disable();
-	rcu_read_lock_sched();
-	size = __trace_wbc_cgroup_size(wbc);
-	rcu_read_unlock_sched();
-	preempt_enable();
-
-	KUNIT_ASSERT_GE(test, size, 2);
-	KUNIT_ASSERT_LE(test, size, WB_TRACE_CGROUP_PATH_MAX + 1);
-	buf1 = wbt_alloc_record(test, size);
-	buf2 = wbt_alloc_record(test, size);
-
-	preempt_disable();
-	rcu_read_lock_sched();
-	__trace_wbc_assign_cgroup(buf1, wbc);
-	__trace_wbc_assign_cgroup_len(buf2, size, wbc);
-	rcu_read_unlock_sched();
-	preempt_enable();
-
-	wbt_check_field(test, buf1, size, expected);
-	wbt_check_field(test, buf2, size, expected);
+	WBT_CHECK_FIELD(test, wbc, wbc, expected);
 }
 
 /* root cgroup, wbc without wb (and with the root wb): "/" and size 2 */
