@@ -53,7 +53,10 @@ SERIES_COMMITTER = {
     'GIT_COMMITTER_NAME': 'kunit-port series',
     'GIT_COMMITTER_EMAIL': 'series@kunit-port.invalid',
 }
-FORMAT_OPTS = ['--zero-commit', '--no-signature']
+# A fixed abbreviation: git's default grows with the object count, so a
+# long-lived tree and a fresh clone would otherwise write different index
+# lines.
+FORMAT_OPTS = ['--zero-commit', '--no-signature', '--abbrev=12']
 # Not *.patch, so that `git am kernel-patches/*.patch` works as is.
 COVER = '0000-cover-letter.txt'
 

@@ -252,6 +252,9 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         self.assertIn('+config DEMO_KUNIT_TEST', text)
         self.assertIn('Signed-off-by: T <t@example.invalid>', text)
         self.assertIn('[PATCH 2/2]', text)
+        # Index lines have a fixed width, whatever the object count of the
+        # tree that generated them (a fresh clone must regenerate the same).
+        self.assertRegex(text, r'(?m)^index 0{12}\.\.[0-9a-f]{12}$')
         self.assertTrue((self.patches / kpatch.COVER).exists())
         kpatch.check_sync()
         tree = kpatch.prepare(None)
