@@ -41,7 +41,7 @@ check: setup
 	@$(PY) tools/testall.py check
 
 check-bisect: setup
-	@$(PY) tools/bisect.py
+	@$(PY) tools/check_bisect.py --rows "$(ROWS)"
 
 unit:
 	@$(PY) -m unittest discover -s tools/tests -t . -v
