@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import kpatch  # noqa: E402
 import rows as rowsmod  # noqa: E402
+from matrix import ccache_make_option, scan_build_warnings  # noqa: E402
 
 DEFAULT_ROWS = 'x86_64,i386-pae,i386-nopae'
 
@@ -77,15 +78,18 @@ def main() -> int:
                 [sys.executable, str(wt / 'tools/testing/kunit/kunit.py'),
                  'build', f'--arch={row.arch}', f'--build_dir={build}',
                  f'--kunitconfig={cfg}', f'--jobs={args.jobs}',
-                 '--make_options', 'CC=ccache gcc'],
+                 '--make_options', ccache_make_option()],
                 cwd=wt, capture_output=True, text=True)
-            ok = res.returncode == 0
+            warnings = scan_build_warnings(res.stdout + res.stderr)
+            ok = res.returncode == 0 and not warnings
             total += 1
             bad += not ok
             print(f'bisect: {row.name} {k}/{len(names)} {names[k - 1]}: '
                   f'{"builds" if ok else "FAILS"} '
                   f'({time.monotonic() - t0:.0f}s)', flush=True)
-            if not ok:
+            if warnings:
+                print('\n'.join(warnings))
+            elif not ok:
                 print('\n'.join((res.stdout + res.stderr).splitlines()[-30:]))
     print(f'check-bisect: {len(rows)} rows x {len(names)} prefixes in '
           f'{time.monotonic() - t_all:.0f}s')

@@ -124,6 +124,29 @@ def scan_splats(console: str) -> list[str]:
     return found
 
 
+BUILD_WARNING_RE = re.compile(r'^\S+?:\d+(?::\d+)?: (?:warning|error): |'
+                              r'^\S+\.o: warning: objtool: ')
+
+
+def scan_build_warnings(log: str) -> list[str]:
+    """Compiler and objtool warnings in a kunit.py build log."""
+    return [line.strip()[:200] for line in log.splitlines()
+            if BUILD_WARNING_RE.search(line)]
+
+
+def ccache_make_option() -> str:
+    """kunit.py --make_options value for the compiler.
+
+    ccache's depend mode takes the compiler's own -MMD output instead of
+    running the preprocessor a second time: a cold build (CI) pays no
+    ccache overhead, and a warm one still hits.
+    """
+    if not shutil.which('ccache'):
+        return 'CC=gcc'
+    os.environ.setdefault('CCACHE_DEPEND', '1')
+    return 'CC=ccache gcc'
+
+
 def scan_reports(console: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in console.splitlines():
@@ -269,7 +292,7 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
     build_dir.mkdir(parents=True, exist_ok=True)
     kunit = str(tree / 'tools/testing/kunit/kunit.py')
     common = kunit_args(row, tree, build_dir)
-    env_cc = 'CC=ccache gcc' if shutil.which('ccache') else 'CC=gcc'
+    env_cc = ccache_make_option()
 
     # Build (kunit.py configures, checks its kunitconfig survived, builds).
     t0 = time.monotonic()
@@ -297,6 +320,11 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
         res.console_excerpt = tail((out / 'build.log').read_text())
         return res
     res.build_ok = True
+    # A warning in a build that otherwise succeeds is still a defect a
+    # reviewer would reject (the base builds warning-free in every row).
+    for w in scan_build_warnings((out / 'build.log').read_text(
+            errors='replace')):
+        res.reasons.append(f'build warning: {w}')
     final = rowsmod.parse_config((build_dir / '.config').read_text())
     missing = rowsmod.missing_options(row.config_entries(), final)
     if missing:

@@ -7,7 +7,7 @@ set -eu
 
 PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
 libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
-rsync perl"
+rsync perl python3-ply python3-git"
 
 missing=""
 for p in $PKGS; do

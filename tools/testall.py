@@ -90,12 +90,8 @@ def run_check(t: Tally) -> None:
     for n in names:
         if n == kpatch.COVER:
             continue
-        res = subprocess.run(
-            ['perl', str(tree / 'scripts/checkpatch.pl'), '--strict',
-             '--no-tree', '--terse', '--show-types', str(kpatch.PATCH_DIR / n)],
-            capture_output=True, text=True, cwd=tree)
-        t.check(f'checkpatch --strict {n}', res.returncode == 0,
-                res.stdout.strip())
+        ok, out = kpatch.checkpatch_one(tree, n)
+        t.check(f'checkpatch --strict {n}', ok, out)
     try:
         kpatch.prepare(None)
         t.check(f'series ({len(names)} files) applies to the pristine base '

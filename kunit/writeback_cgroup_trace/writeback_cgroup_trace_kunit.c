@@ -45,24 +45,6 @@ static void wbt_check_field(struct kunit *test, const char *buf, size_t size,
 				    "fill wrote past the %zu byte record", size);
 }
 
-static __printf(2, 3) char *wbt_printf(struct kunit *test, const char *fmt, ...)
-{
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	p = kunit_kmalloc(test, n + 1, GFP_KERNEL);
-	if (!p)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(p, n + 1, fmt, ap);
-	va_end(ap);
-	return p;
-}
-
 static char *wbt_alloc_record(struct kunit *test, size_t size)
 {
 	char *buf = kunit_kmalloc(test, size + WBT_GUARD, GFP_KERNEL);
@@ -149,6 +131,24 @@ static void wb_cgroup_helpers_root(struct kunit *test)
 #ifdef CONFIG_CGROUP_WRITEBACK
 
 static struct vfsmount *wbt_mnt;
+
+static __printf(2, 3) char *wbt_printf(struct kunit *test, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	p = kunit_kmalloc(test, n + 1, GFP_KERNEL);
+	if (!p)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(p, n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
 
 /* @rel is relative to the cgroup2 root, "." for the root itself */
 static int wbt_subtree_control(const char *rel, const char *cmd)

@@ -283,6 +283,38 @@ class Injection(unittest.TestCase):
         self.assertEqual(kinds(console + line + '\r\n'), ['UBSAN'])
 
 
+class ScanBuildWarnings(unittest.TestCase):
+    # The first is the line a nocgwb build printed for an earlier version
+    # of the writeback suite.
+    WARN = ("/w/linux/fs/writeback_cgroup_trace_kunit.c:48:29: warning: "
+            "'wbt_printf' defined but not used [-Wunused-function]")
+
+    def test_warnings_found(self):
+        log = '\n'.join([
+            '[04:29:48] Building KUnit Kernel ...',
+            '$ make all compile_commands.json ARCH=x86_64 --jobs=2',
+            'In file included from /w/linux/fs/fs-writeback.c:3057:',
+            self.WARN,
+            '   48 | static __printf(2, 3) char *wbt_printf(...)',
+            'mm/hugetlb.o: warning: objtool: foo+0x1c: unreachable '
+            'instruction',
+            '/w/linux/mm/x.c:7: error: expected identifier',
+        ])
+        found = matrix.scan_build_warnings(log)
+        self.assertEqual(len(found), 3)
+        self.assertEqual(found[0], self.WARN)
+
+    def test_clean_log(self):
+        log = '\n'.join([
+            '[04:29:07] Configuring KUnit Kernel ...',
+            'Generating .config ...',
+            '$ make ARCH=x86_64 O=/w/build olddefconfig CC=ccache gcc',
+            '[04:51:30] Elapsed time: 439.565s',
+            'scripts/Makefile.build:41: no-warning-here.o',
+        ])
+        self.assertEqual(matrix.scan_build_warnings(log), [])
+
+
 class ScanReports(unittest.TestCase):
     def test_forms(self):
         cases = {
