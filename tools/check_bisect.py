@@ -34,12 +34,9 @@ def prefix_config(row: rowsmod.Row, applied: set[str],
                   suites: dict[str, kpatch.Suite]) -> str:
     """The row's merged config without tests whose patch is not applied."""
     absent = {s.config for name, s in suites.items() if name not in applied}
-    lines = [f'# check-bisect: row {row.name}']
-    for key, val in row.config_entries().items():
-        if key in absent:
-            continue
-        lines.append(f'# {key} is not set' if val == 'n' else f'{key}={val}')
-    return '\n'.join(lines) + '\n'
+    return rowsmod.render_config(
+        [f'check-bisect: row {row.name}'],
+        {k: v for k, v in row.config_entries().items() if k not in absent})
 
 
 def main() -> int:

@@ -188,13 +188,18 @@ def default_row(rows: list[Row]) -> Row:
     return next(r for r in rows if r.default)
 
 
-def kunitconfig_text(row: Row) -> str:
-    lines = [f'# Generated from tools/rows.toml (row "{row.name}") by '
-             f'`make gen`; do not edit.',
-             f'# {row.description}']
-    for k, v in row.config_entries().items():
+def render_config(header: list[str], entries: dict[str, str]) -> str:
+    """A kunitconfig: '# ' header lines, then the entries."""
+    lines = [f'# {h}' for h in header]
+    for k, v in entries.items():
         lines.append(f'# {k} is not set' if v == 'n' else f'{k}={v}')
     return '\n'.join(lines) + '\n'
+
+
+def kunitconfig_text(row: Row) -> str:
+    return render_config([f'Generated from tools/rows.toml (row '
+                          f'"{row.name}") by `make gen`; do not edit.',
+                          row.description], row.config_entries())
 
 
 def ci_matrix(rows: list[Row]) -> str:
