@@ -167,6 +167,44 @@ def check_expect(expect: dict[str, str], reports: dict[str, str]) -> list[str]:
     return bad
 
 
+def config_expect(final: dict[str, str]) -> dict[str, str]:
+    """The values the suites must report, as a row's final .config decides.
+
+    Derived from upstream symbols, not from the series' own macros:
+    hugetlb must use split locks exactly when core-mm's split PMD locks are
+    on (the seed-000 review), CGROUP_WRITEBACK is its own Kconfig symbol,
+    and without HUGETLB_PAGE there are no huge page sizes.
+    """
+    def on(sym: str) -> bool:
+        return final.get(sym, 'n') == 'y'
+    out = {'USE_SPLIT_HUGETLB_PTLOCKS':
+           '1' if on('CONFIG_SPLIT_PMD_PTLOCKS') else '0',
+           'CGROUP_WRITEBACK': '1' if on('CONFIG_CGROUP_WRITEBACK') else '0'}
+    if not on('CONFIG_HUGETLB_PAGE'):
+        out['hugetlb_sizes'] = 'none'
+    return out
+
+
+def check_config_expect(expect: dict[str, str], derived: dict[str, str],
+                        reports: dict[str, str]) -> list[str]:
+    """A row's expectations must agree with its own final .config.
+
+    A row that expects what its config cannot give is a wrong row; a value
+    the row does not state is still checked against the config whenever a
+    suite reports it.
+    """
+    bad = []
+    for key, want in sorted(derived.items()):
+        if key in expect:
+            if expect[key] != want:
+                bad.append(f'row expects {key}={expect[key]}, but its final '
+                           f'.config implies {key}={want}')
+        elif key in reports and reports[key] != want:
+            bad.append(f'suite reported {key}={reports[key]}, but the final '
+                       f'.config implies {key}={want}')
+    return bad
+
+
 def flatten_json(node: dict[str, Any], path: list[str]) -> list[Case]:
     """kunit.py --json: groups (suites, parameterised cases) and cases."""
     out: list[Case] = []
@@ -383,6 +421,8 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
                             if len(res.splats) > 1 else ''))
     res.reports = scan_reports(console)
     res.reasons += check_expect(row.expect, res.reports)
+    res.reasons += check_config_expect(row.expect, config_expect(final),
+                                       res.reports)
     if rc not in (0, 1) and not res.reasons:
         res.reasons.append(f'kunit.py exec exited {rc}')
     res.verdict = 'fail' if res.reasons else 'pass'
@@ -395,7 +435,8 @@ def config_check(row: rowsmod.Row, tree: Path) -> list[str]:
     """Configure (no build) a row in a scratch folder; what did not survive.
 
     `kunit.py config` runs olddefconfig and its own validation in seconds,
-    so a row whose options cannot hold fails before any compiling.
+    so a row whose options cannot hold, or whose expectations its config
+    cannot give, fails before any compiling.
     """
     import tempfile
     with tempfile.TemporaryDirectory() as td:
@@ -411,7 +452,8 @@ def config_check(row: rowsmod.Row, tree: Path) -> list[str]:
         missing = rowsmod.missing_options(row.config_entries(), final)
         if res.returncode != 0 and not missing:
             missing = [tail(res.stdout + res.stderr, 5)]
-        return missing
+        return missing + check_config_expect(row.expect,
+                                             config_expect(final), {})
 
 
 def write_ktap(tree: Path, console: str, dest: Path) -> None:

@@ -107,7 +107,8 @@ def run_check(t: Tally, survival: bool = True) -> None:
               'build', flush=True)
     for r in rowsmod.load_rows() if survival else []:
         bad = matrix.config_check(r, tree)
-        t.check(f'row {r.name}: requested options survive olddefconfig',
+        t.check(f'row {r.name}: requested options survive olddefconfig, '
+                f'expectations agree with the config',
                 not bad, '; '.join(bad))
     try:
         kpatch.check_sync()

@@ -383,6 +383,61 @@ class CheckExpect(unittest.TestCase):
                          ['expected A=01, suite reported A=1'])
 
 
+class ConfigExpect(unittest.TestCase):
+    """Expectations derived from a row's final .config."""
+
+    SMP64 = {'CONFIG_SPLIT_PMD_PTLOCKS': 'y', 'CONFIG_CGROUP_WRITEBACK': 'y',
+             'CONFIG_HUGETLB_PAGE': 'y'}
+
+    def test_derive(self):
+        self.assertEqual(matrix.config_expect(self.SMP64),
+                         {'USE_SPLIT_HUGETLB_PTLOCKS': '1',
+                          'CGROUP_WRITEBACK': '1'})
+        # i386 without PAE, uniprocessor, UML: no split PMD locks.
+        self.assertEqual(matrix.config_expect(
+            {**self.SMP64, 'CONFIG_SPLIT_PMD_PTLOCKS': 'n'})
+            ['USE_SPLIT_HUGETLB_PTLOCKS'], '0')
+        # Absent symbols count as off (UML has no HUGETLB_PAGE at all).
+        self.assertEqual(matrix.config_expect({}),
+                         {'USE_SPLIT_HUGETLB_PTLOCKS': '0',
+                          'CGROUP_WRITEBACK': '0', 'hugetlb_sizes': 'none'})
+
+    def test_the_series_macro_is_not_the_source(self):
+        # Only core-mm's choice decides: the hugetlb opt-in alone is not
+        # enough (x86_64-up has it selected, but no split PMD locks).
+        final = {'CONFIG_ARCH_ENABLE_SPLIT_HUGETLB_PTLOCK': 'y',
+                 'CONFIG_SPLIT_PTE_PTLOCKS': 'n'}
+        self.assertEqual(matrix.config_expect(final)
+                         ['USE_SPLIT_HUGETLB_PTLOCKS'], '0')
+
+    def test_row_disagrees_with_its_config(self):
+        derived = matrix.config_expect(
+            {**self.SMP64, 'CONFIG_CGROUP_WRITEBACK': 'n'})
+        self.assertEqual(
+            matrix.check_config_expect(
+                {'CGROUP_WRITEBACK': '1', 'USE_SPLIT_HUGETLB_PTLOCKS': '1'},
+                derived, {'CGROUP_WRITEBACK': '1'}),
+            ['row expects CGROUP_WRITEBACK=1, but its final .config implies '
+             'CGROUP_WRITEBACK=0'])
+
+    def test_unstated_value_checked_against_config(self):
+        derived = matrix.config_expect(self.SMP64)
+        self.assertEqual(
+            matrix.check_config_expect({}, derived,
+                                       {'USE_SPLIT_HUGETLB_PTLOCKS': '0'}),
+            ['suite reported USE_SPLIT_HUGETLB_PTLOCKS=0, but the final '
+             '.config implies USE_SPLIT_HUGETLB_PTLOCKS=1'])
+        # Not reported, not stated: nothing to compare.
+        self.assertEqual(matrix.check_config_expect({}, derived, {}), [])
+
+    def test_agreeing_row(self):
+        derived = matrix.config_expect(self.SMP64)
+        self.assertEqual(matrix.check_config_expect(
+            {'USE_SPLIT_HUGETLB_PTLOCKS': '1', 'CGROUP_WRITEBACK': '1',
+             'hugetlb_sizes': '2048K'}, derived,
+            {'USE_SPLIT_HUGETLB_PTLOCKS': '1', 'CGROUP_WRITEBACK': '1'}), [])
+
+
 def group(name, sub_groups=(), test_cases=()):
     """A kunit_json group, with the common fields kunit.py adds."""
     return {'name': name, 'sub_groups': list(sub_groups),

@@ -92,7 +92,8 @@ class RunRowTest(unittest.TestCase):
         self.row = rows.Row(
             name='fake', description='fake row', arch='x86_64',
             kunitconfigs=('kunit/configs/base.config',),
-            options=('CONFIG_SMP=y',), timeout=10, must_run=('example',),
+            options=('CONFIG_SMP=y', 'CONFIG_SPLIT_PMD_PTLOCKS=y'),
+            timeout=10, must_run=('example',),
             expect={'USE_SPLIT_HUGETLB_PTLOCKS': '1'})
 
     def run_mode(self, mode, row=None):
@@ -138,6 +139,16 @@ class RunRowTest(unittest.TestCase):
         r = self.run_mode('pass', row)
         self.assertIn('expected USE_SPLIT_HUGETLB_PTLOCKS=0, suite reported '
                       'USE_SPLIT_HUGETLB_PTLOCKS=1', r.reasons)
+
+    def test_expectation_its_config_cannot_give_fails_row(self):
+        # The suite and the row agree on 1, but without split PMD locks
+        # in the final .config the right answer is 0.
+        row = rows.Row(**{**self.row.__dict__, 'options': ('CONFIG_SMP=y',)})
+        r = self.run_mode('pass', row)
+        self.assertEqual(r.verdict, 'fail')
+        self.assertEqual(r.reasons, [
+            'row expects USE_SPLIT_HUGETLB_PTLOCKS=1, but its final .config '
+            'implies USE_SPLIT_HUGETLB_PTLOCKS=0'])
 
     def test_panic_is_a_failure_with_console_tail(self):
         r = self.run_mode('panic')
