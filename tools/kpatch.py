@@ -188,6 +188,9 @@ def ensure_debian_base() -> tuple[Path, str]:
     # No background gc competing with kernel builds on a 2-core machine.
     git(['config', 'gc.auto', '0'], tmp)
     git(['config', 'maintenance.auto', 'false'], tmp)
+    # The base commit writes ~90k loose blobs; deflating them is half its
+    # time (measured: git add 44 s -> 22 s) for 1.1 GB more disk.
+    git(['config', 'core.looseCompression', '0'], tmp)
     # Debian's top-level .gitignore ignores everything at the top level.
     git(['add', '-f', '-A', '.'], tmp)
     git(['commit', '-q', '--no-verify', '-m', base_message(version)], tmp,
