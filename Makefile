@@ -9,9 +9,9 @@ export WORK KERNEL_SRC
 TREE = $$(cat $(WORK)/tree-path)
 
 .PHONY: all setup gen prepare run matrix rows ci-matrix check check-sync \
-	checkpatch check-bisect unit test bench clean
+	checkpatch check-bisect check-bases unit test bench clean
 
-all: setup gen prepare run
+all: setup prepare run
 
 setup:
 	@sh tools/setup.sh
@@ -42,6 +42,9 @@ check: setup
 
 check-bisect: setup
 	@$(PY) tools/check_bisect.py --rows "$(ROWS)"
+
+check-bases: setup
+	@$(PY) tools/check_bases.py
 
 unit:
 	@$(PY) -m unittest discover -s tools/tests -t . -v

@@ -75,7 +75,7 @@ def main() -> int:
                 [sys.executable, str(wt / 'tools/testing/kunit/kunit.py'),
                  'build', f'--arch={row.arch}', f'--build_dir={build}',
                  f'--kunitconfig={cfg}', f'--jobs={args.jobs}',
-                 '--make_options', ccache_make_option()],
+                 '--make_options', ccache_make_option(wd)],
                 cwd=wt, capture_output=True, text=True)
             warnings = scan_build_warnings(res.stdout + res.stderr)
             ok = res.returncode == 0 and not warnings

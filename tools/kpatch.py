@@ -59,6 +59,9 @@ SERIES_COMMITTER = {
 FORMAT_OPTS = ['--zero-commit', '--no-signature', '--abbrev=12']
 # Not *.patch, so that `git am kernel-patches/*.patch` works as is.
 COVER = '0000-cover-letter.txt'
+# The Debian version the series was last generated on; only `make gen`
+# writes it.
+BASE_RECORD = 'base'
 
 
 class KpatchError(Exception):
@@ -152,19 +155,24 @@ def base_message(version: str) -> str:
             f'base of the series and is never modified.\n')
 
 
-def ensure_debian_base() -> tuple[Path, str]:
-    """Return (tree, base commit) of the unpacked Debian tree.
+def ensure_debian_base(tarball: Optional[Path] = None,
+                       version: Optional[str] = None,
+                       tree: Optional[Path] = None) -> tuple[Path, str]:
+    """Return (tree, base commit) of an unpacked Debian tree.
 
+    By default the installed linux-source-6.12 into <work>/linux;
+    `make check-bases` passes another version's tarball and tree.
     Unpacking goes to a temporary folder that is renamed into place only
     when the base commit exists, so an interrupted run leaves nothing that
     looks prepared; the next run removes the leftovers and starts again.
     """
-    version = debian_version()
-    wd = work_dir()
-    tree = wd / 'linux'
+    tarball = tarball or DEBIAN_TARBALL
+    version = version or debian_version()
+    tree = tree or work_dir() / 'linux'
+    wd = tree.parent
     marker = tree / '.git' / 'kpatch-base'
     wd.mkdir(parents=True, exist_ok=True)
-    for stale in wd.glob('linux.unpack-*'):
+    for stale in wd.glob(f'{tree.name}.unpack-*'):
         log(f'removing interrupted unpack {stale.name}')
         shutil.rmtree(stale, ignore_errors=True)
     if tree.exists():
@@ -174,14 +182,14 @@ def ensure_debian_base() -> tuple[Path, str]:
         log(f'{tree} is incomplete or from another package version; '
             f'unpacking again')
         shutil.rmtree(tree)
-    if not DEBIAN_TARBALL.exists():
-        raise KpatchError(f'{DEBIAN_TARBALL} is missing although {DEBIAN_PKG}'
+    if not tarball.exists():
+        raise KpatchError(f'{tarball} is missing although {DEBIAN_PKG}'
                           f' is installed: reinstall it')
-    tmp = wd / f'linux.unpack-{os.getpid()}'
+    tmp = wd / f'{tree.name}.unpack-{os.getpid()}'
     t0 = time.monotonic()
-    log(f'unpacking {DEBIAN_TARBALL} ({DEBIAN_PKG} {version})')
+    log(f'unpacking {tarball} ({DEBIAN_PKG} {version})')
     tmp.mkdir()
-    subprocess.run(['tar', '-xf', str(DEBIAN_TARBALL), '-C', str(tmp),
+    subprocess.run(['tar', '-xf', str(tarball), '-C', str(tmp),
                     '--strip-components=1'], check=True)
     log(f'unpacked in {time.monotonic() - t0:.0f}s; creating base commit')
     git(['init', '-q', '-b', 'base-branch'], tmp)
@@ -203,11 +211,10 @@ def ensure_debian_base() -> tuple[Path, str]:
     return tree, base
 
 
-def ensure_user_tree(src: Path) -> tuple[Path, str]:
-    """A detached worktree of the user's git tree at its HEAD.
+def check_kernel_src(src: Path) -> Path:
+    """The top of KERNEL_SRC's git tree, or a clear error (no side effect).
 
-    The user's checkout, index and branches are never touched: the series
-    is applied in <work>/ksrc-<hash>, a `git worktree` of their repository.
+    Cheap enough to run before any slow work.
     """
     src = src.expanduser().resolve()
     if not src.is_dir():
@@ -223,9 +230,23 @@ def ensure_user_tree(src: Path) -> tuple[Path, str]:
         raise KpatchError(f'KERNEL_SRC={top} is a git tree but not a Linux '
                           f'kernel tree with KUnit (no Kbuild or '
                           f'tools/testing/kunit/kunit.py)')
+    return top
+
+
+def user_worktree(top: Path) -> Path:
+    return work_dir() / ('ksrc-' + hashlib.sha256(str(top).encode())
+                         .hexdigest()[:12])
+
+
+def ensure_user_tree(src: Path) -> tuple[Path, str]:
+    """A detached worktree of the user's git tree at its HEAD.
+
+    The user's checkout, index and branches are never touched: the series
+    is applied in <work>/ksrc-<hash>, a `git worktree` of their repository.
+    """
+    top = check_kernel_src(src)
     base = git(['rev-parse', 'HEAD^{commit}'], top).strip()
-    wt = work_dir() / ('ksrc-' + hashlib.sha256(str(top).encode())
-                       .hexdigest()[:12])
+    wt = user_worktree(top)
     if wt.exists() and not (wt / '.git').exists():
         shutil.rmtree(wt)
     if not wt.exists():
@@ -234,6 +255,59 @@ def ensure_user_tree(src: Path) -> tuple[Path, str]:
         work_dir().mkdir(parents=True, exist_ok=True)
         git(['worktree', 'add', '-f', '--detach', str(wt), base], top)
     return wt, base
+
+
+def drop_user_tree(src: Path) -> None:
+    """Unregister and delete the throwaway worktree of KERNEL_SRC.
+
+    After a failed run the user's repository is left exactly as it was:
+    no worktree entry, no branch, no ref.
+    """
+    top = check_kernel_src(src)
+    wt = user_worktree(top)
+    git(['worktree', 'remove', '--force', str(wt)], top, check=False)
+    shutil.rmtree(wt, ignore_errors=True)
+    git(['worktree', 'prune'], top, check=False)
+    state_path(wt).unlink(missing_ok=True)
+
+
+# What the series builds on, and what a port past 6.14 would change.  A
+# tree that fails to apply is checked against these, so the error says what
+# the tree lacks rather than only which hunk failed.
+@dataclass(frozen=True)
+class Prerequisite:
+    path: str
+    pattern: str
+    present: bool  # True: the series needs it; False: it must be absent
+    what: str
+
+
+PREREQUISITES = (
+    Prerequisite('include/linux/mm.h', r'spinlock_t \*ptep_lockptr\(', True,
+                 'huge_pte_lockptr() choosing the lock per level '
+                 '(ptep_lockptr(), 5f75cfbd6bb0, v6.10)'),
+    Prerequisite('mm/Kconfig', r'(?m)^config SPLIT_PMD_PTLOCKS$', True,
+                 'the SPLIT_PTE_PTLOCKS/SPLIT_PMD_PTLOCKS Kconfig symbols '
+                 '(394290cba966, v6.11)'),
+    Prerequisite('include/trace/events/writeback.h',
+                 r'static inline ino_t __trace_wb_assign_cgroup\(', True,
+                 'the cgroup_ino writeback trace helpers '
+                 '(__trace_wb_assign_cgroup() returning ino_t)'),
+    Prerequisite('include/linux/kernfs.h', r'kernfs_rcu_name|'
+                 r'KERNFS_ROOT_INVARIANT_PARENT', False,
+                 'the pre-6.15 kernfs, where kn->parent and kn->name are '
+                 'plain pointers (6.15 made them RCU-protected: '
+                 'kernfs_parent(), kernfs_rcu_name())'),
+)
+
+
+def missing_prerequisites(tree: Path, rev: str = 'HEAD') -> list[str]:
+    out = []
+    for p in PREREQUISITES:
+        text = git(['show', f'{rev}:{p.path}'], tree, check=False)
+        if bool(re.search(p.pattern, text)) != p.present:
+            out.append(p.what)
+    return out
 
 
 # -------------------------------------------------------------- prepare --
@@ -300,10 +374,13 @@ def apply_series(tree: Path, base: str, branch: Optional[str],
             detail = failed_hunks(tree, p) or res.stdout + res.stderr
             git(['am', '--abort'], tree, check=False)
             reset_to(tree, base, branch)
+            lacks = missing_prerequisites(tree, base)
+            why = ''.join(f'\nThe base lacks what the series builds on: {w}'
+                          for w in lacks)
             raise KpatchError(
                 f'{p.name} does not apply to base {base[:12]}:\n'
-                f'{detail.strip()}\n'
-                f'The tree was reset to the pristine base; fix the patch '
+                f'{detail.strip()}{why}\n'
+                f'The tree was reset to its base; fix the patch '
                 f'and run make again.')
     return git(['rev-parse', 'HEAD'], tree).strip()
 
@@ -346,16 +423,33 @@ def restore_stamps(tree: Path, head: str,
 
 
 def prepare(kernel_src: Optional[str]) -> Path:
-    t0 = time.monotonic()
-    if kernel_src:
-        tree, base = ensure_user_tree(Path(kernel_src))
-        branch = None
-    else:
+    """The prepared tree: base + series, re-applied only when they changed.
+
+    With KERNEL_SRC, a failure removes the throwaway worktree again, so the
+    user's repository is left exactly as it was.
+    """
+    if not kernel_src:
         tree, base = ensure_debian_base()
-        branch = 'series'
-    t_base = time.monotonic() - t0
+        return prepare_tree(tree, base, 'series',
+                            f'Debian {DEBIAN_PKG} {debian_version()}')
+    tree, base = ensure_user_tree(Path(kernel_src))
+    desc = git(['describe', '--tags', '--always', base], tree,
+               check=False).strip() or base[:12]
+    try:
+        return prepare_tree(tree, base, None,
+                            f'KERNEL_SRC {check_kernel_src(Path(kernel_src))}'
+                            f' at {desc}')
+    except (KpatchError, KeyboardInterrupt):
+        drop_user_tree(Path(kernel_src))
+        raise
+
+
+def prepare_tree(tree: Path, base: str, branch: Optional[str],
+                 desc: str) -> Path:
+    t0 = time.monotonic()
     names = read_series()
-    want = {'base': base, 'series': series_hash()}
+    want = {'base': base, 'series': series_hash(), 'base_desc': desc}
+    log(base_line(desc))
     sp = state_path(tree)
     if sp.exists():
         try:
@@ -363,26 +457,55 @@ def prepare(kernel_src: Optional[str]) -> Path:
         except ValueError:
             have = {}
         head = git(['rev-parse', 'HEAD'], tree, check=False).strip()
-        if have.get('base') == base and have.get('series') == want['series'] \
+        if all(have.get(k) == v for k, v in want.items()) \
                 and have.get('head') == head and not am_in_progress(tree):
             dirty = git(['status', '--porcelain', '-uno'], tree).strip()
             if not dirty:
                 log(f'tree {tree} is up to date ({len(names)} patches on '
-                    f'{base[:12]}); base {t_base:.1f}s, '
-                    f'check {time.monotonic() - t0 - t_base:.1f}s')
+                    f'{base[:12]}); checked in '
+                    f'{time.monotonic() - t0:.1f}s')
                 return tree
             log('tracked files were modified in the prepared tree; '
                 'preparing again')
     sp.parent.mkdir(parents=True, exist_ok=True)
     sp.unlink(missing_ok=True)
-    t1 = time.monotonic()
     kept = file_stamps(tree, base)
     head = apply_series(tree, base, branch, [PATCH_DIR / n for n in names])
     restore_stamps(tree, head, kept)
     sp.write_text(json.dumps({**want, 'head': head, 'tree': str(tree)}) + '\n')
     log(f'applied {len(names)} patches on {base[:12]} in '
-        f'{time.monotonic() - t1:.1f}s (base {t_base:.1f}s): {tree}')
+        f'{time.monotonic() - t0:.1f}s: {tree}')
     return tree
+
+
+def tree_base(tree: Path) -> tuple[str, str]:
+    """(base commit, description) a prepared tree was built on."""
+    try:
+        st = json.loads(state_path(tree).read_text())
+    except (OSError, ValueError):
+        return '', ''
+    return st.get('base', ''), st.get('base_desc', '')
+
+
+def recorded_base() -> str:
+    """The Debian version `make gen` last generated the series on."""
+    path = PATCH_DIR / BASE_RECORD
+    if not path.exists():
+        return ''
+    lines = [ln.strip() for ln in path.read_text().splitlines()
+             if ln.strip() and not ln.startswith('#')]
+    return lines[0] if lines else ''
+
+
+def base_line(desc: str) -> str:
+    """One informative line: the base in use, and whether it is the one
+    the series was generated on (a different 6.12.y is not an error)."""
+    rec = recorded_base()
+    if not rec or rec in desc:
+        return f'base: {desc}' + (' (the series was generated on it)'
+                                  if rec else '')
+    return (f'base: {desc}; the series was generated on {DEBIAN_PKG} {rec} '
+            f'(hunk offsets may differ; the content is the same)')
 
 
 # ------------------------------------------------------ suite generation --
@@ -624,7 +747,54 @@ def merge_series(produced: list[str], old_series: Path) -> str:
     return '\n'.join(out) + '\n'
 
 
+@dataclass(frozen=True)
+class PatchSignature:
+    """What a reviewer compares between two versions of one patch.
+
+    Not the bytes: blob ids (`index` lines), hunk line numbers and the
+    cover letter's base-commit depend on the 6.12.y the series was
+    generated on, and Debian moves it under us.
+    """
+    message: str       # subject and commit message
+    files: tuple[str, ...]
+    change: str        # git patch-id --verbatim: the diff itself, with line
+                       # numbers and index lines ignored, whitespace kept
+
+
+def patch_signature(path: Path) -> PatchSignature:
+    text = path.read_text()
+    if path.name == COVER:
+        kept = [ln for ln in text.splitlines()
+                if not ln.startswith('base-commit: ')]
+        return PatchSignature('\n'.join(kept), (), '')
+    _, message = mailinfo(REPO, path)
+    files = tuple(re.findall(r'(?m)^diff --git a/(\S+) b/', text))
+    res = subprocess.run(['git', 'patch-id', '--verbatim'], input=text,
+                         capture_output=True, text=True, cwd=REPO)
+    change = res.stdout.split()[0] if res.stdout.split() else ''
+    return PatchSignature(message, files, change)
+
+
+def signature_diff(name: str, have: Path, want: Path) -> list[str]:
+    """How the committed patch differs from what gen produces, if at all."""
+    a, b = patch_signature(have), patch_signature(want)
+    if name == COVER:
+        return [] if a == b else [f'{name}: differs from what gen writes '
+                                  f'(besides base-commit)']
+    out = []
+    if a.message != b.message:
+        out.append(f'{name}: subject or commit message differs')
+    if a.files != b.files:
+        out.append(f'{name}: touches {", ".join(a.files)}; gen touches '
+                   f'{", ".join(b.files)}')
+    elif a.change != b.change:
+        out.append(f'{name}: the change differs (patch-id {a.change[:12]} '
+                   f'!= {b.change[:12]})')
+    return out
+
+
 def check_sync() -> None:
+    """kernel-patches/ against what `make gen` would write, by content."""
     with tempfile.TemporaryDirectory() as td:
         out = Path(td)
         renames: dict[str, str] = {}
@@ -635,17 +805,19 @@ def check_sync() -> None:
         current |= {p.name for p in PATCH_DIR.glob('*cover-letter*')}
         for name in sorted(current - set(produced)):
             problems.append(f'{name}: not produced by gen (stale file)')
-        for name in produced + ['series']:
+        for name in produced:
             have = PATCH_DIR / name
             if not have.exists():
                 problems.append(f'{name}: missing from kernel-patches/')
-            elif have.read_text() != (out / name).read_text():
-                problems.append(f'{name}: differs from what kunit/ and the '
-                                f'series generate')
+            else:
+                problems += signature_diff(name, have, out / name)
+        if (PATCH_DIR / 'series').read_text() != \
+                (out / 'series').read_text():
+            problems.append('series: differs from what gen writes')
         if problems:
             raise KpatchError('kernel-patches/ is out of sync; run `make gen`'
                               ':\n  ' + '\n  '.join(problems))
-    log(f'in sync: {len(produced)} files regenerated identically')
+    log(f'in sync: {len(produced)} files regenerate with the same content')
 
 
 def write_gen() -> None:
@@ -666,7 +838,12 @@ def write_gen() -> None:
                 old.unlink()
         for p in produced + ['series']:
             shutil.copyfile(out / p, PATCH_DIR / p)
-    log(f'wrote {len(produced)} files to {PATCH_DIR}')
+    (PATCH_DIR / BASE_RECORD).write_text(
+        f'# The {DEBIAN_PKG} version `make gen` last generated the series '
+        f'on.\n# Other 6.12.y work too (`make check-bases`); only offsets '
+        f'differ.\n{debian_version()}\n')
+    log(f'wrote {len(produced)} files to {PATCH_DIR} (base {DEBIAN_PKG} '
+        f'{debian_version()})')
 
 
 def checkpatch_one(tree: Path, name: str) -> tuple[bool, str]:

@@ -134,16 +134,21 @@ def scan_build_warnings(log: str) -> list[str]:
             if BUILD_WARNING_RE.search(line)]
 
 
-def ccache_make_option() -> str:
+def ccache_make_option(work: Path) -> str:
     """kunit.py --make_options value for the compiler.
 
     ccache's depend mode takes the compiler's own -MMD output instead of
     running the preprocessor a second time: a cold build (CI) pays no
-    ccache overhead, and a warm one still hits.
+    ccache overhead, and a warm one still hits.  With the work folder as
+    base_dir, the absolute source paths in each command line are hashed
+    relative to the build folder (../../linux/...), so a fresh clone
+    elsewhere and the other 6.12.y trees of `make check-bases` hit the
+    same cache entries.
     """
     if not shutil.which('ccache'):
         return 'CC=gcc'
     os.environ.setdefault('CCACHE_DEPEND', '1')
+    os.environ.setdefault('CCACHE_BASEDIR', str(work))
     return 'CC=ccache gcc'
 
 
@@ -330,7 +335,7 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
     build_dir.mkdir(parents=True, exist_ok=True)
     kunit = str(tree / 'tools/testing/kunit/kunit.py')
     common = kunit_args(row, tree, build_dir)
-    env_cc = ccache_make_option()
+    env_cc = ccache_make_option(Path(os.path.commonpath([tree, build_dir])))
 
     # Build (kunit.py configures, checks its kunitconfig survived, builds).
     t0 = time.monotonic()
@@ -527,22 +532,31 @@ def load_results(names: list[str]) -> list[RowResult]:
     return out
 
 
+def base_of(tree: Optional[Path]) -> tuple[str, str]:
+    """(commit, one-line description) of the base the rows ran on."""
+    import kpatch
+    if tree is None:
+        return '', ''
+    base, desc = kpatch.tree_base(tree)
+    return base, kpatch.base_line(desc) if desc else ''
+
+
 def write_reports(results: list[RowResult], tree: Optional[Path]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    base, base_desc = base_of(tree)
     (RESULTS / 'summary.md').write_text(
-        '# Config matrix results\n\n' + table(results))
+        '# Config matrix results\n\n' +
+        (f'{base_desc[0].upper() + base_desc[1:]}.\n\n' if base_desc else '')
+        + table(results))
     try:
         import kcidb  # type: ignore
     except ImportError:
         return
     import kpatch
     names = [n for n in kpatch.read_series() if n != kpatch.COVER]
-    base = ''
-    if tree is not None and kpatch.state_path(tree).exists():
-        base = json.loads(kpatch.state_path(tree).read_text()).get('base', '')
     checkout = {
         'base': base or '0' * 40,
-        'base_desc': 'Linux 6.12 from Debian linux-source-6.12',
+        'base_desc': base_desc or 'Linux 6.12 from Debian linux-source-6.12',
         'patch_files': [str(kpatch.PATCH_DIR / n) for n in names],
         'start_time': min((r.start_time for r in results if r.start_time),
                           default=dt.datetime.now(dt.timezone.utc)
@@ -617,6 +631,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p, f, s = totals(results)
     print(f'matrix: {len(results)} rows in {time.monotonic() - t_all:.0f}s; '
           f'results in {RESULTS}')
+    base_desc = base_of(tree)[1]
+    if base_desc:
+        print(f'matrix: {base_desc}')
     verdict = 'PASS' if all(r.verdict == 'pass' for r in results) else 'FAIL'
     print(f'matrix: verdict {verdict}: {p} passed, {f} failed, {s} skipped')
     return 0 if all(r.verdict == 'pass' for r in results) else 1

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""`make check-bases`: the series on every 6.12.y Debian offers.
+
+Debian's security archive moves linux-source-6.12 every few weeks and a
+fresh machine installs the newest.  For each version (default: the newest
+the archive offers and the one before it; BASES=all or BASES=v1,v2 picks
+others) this downloads the package with `apt-get download`, unpacks its
+tarball into a pristine base of its own (<work>/bases/<version>/linux),
+applies the series with `git am`, builds and runs the default row, and
+reports one line per version.  Results go to results/bases/<version>/.
+
+Not in `make test`: each version is an unpack, a base commit and a build
+(ccache makes the builds after the first mostly hits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import kpatch  # noqa: E402
+import rows as rowsmod  # noqa: E402
+
+
+def archive_versions() -> list[str]:
+    """Versions of linux-source-6.12 the configured archive offers, newest
+    first (apt-cache madison)."""
+    res = subprocess.run(['apt-cache', 'madison', kpatch.DEBIAN_PKG],
+                         capture_output=True, text=True)
+    out: list[str] = []
+    for line in res.stdout.splitlines():
+        parts = [p.strip() for p in line.split('|')]
+        if len(parts) >= 2 and parts[1] not in out:
+            out.append(parts[1])
+    if not out:
+        raise kpatch.KpatchError(
+            f'apt-cache madison {kpatch.DEBIAN_PKG} lists no versions: run '
+            f'`apt-get update` (as root) first')
+    return out
+
+
+def pick(offered: list[str], spec: str) -> list[str]:
+    if spec == 'all':
+        return offered
+    if not spec:
+        return offered[:2]
+    want = [v.strip() for v in spec.split(',') if v.strip()]
+    bad = [v for v in want if v not in offered]
+    if bad:
+        raise kpatch.KpatchError(f'BASES: {", ".join(bad)} not offered by the '
+                                 f'archive; it offers {", ".join(offered)}')
+    return want
+
+
+def tarball_of(version: str, folder: Path) -> Path:
+    """linux-source-6.12.tar.xz of one version, downloaded once."""
+    tarball = folder / kpatch.DEBIAN_TARBALL.name
+    if tarball.exists():
+        return tarball
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as td:
+        kpatch.log(f'apt-get download {kpatch.DEBIAN_PKG}={version}')
+        res = subprocess.run(['apt-get', 'download', '-q',
+                              f'{kpatch.DEBIAN_PKG}={version}'], cwd=td,
+                             capture_output=True, text=True)
+        debs = list(Path(td).glob('*.deb'))
+        if res.returncode != 0 or not debs:
+            raise kpatch.KpatchError(f'apt-get download {kpatch.DEBIAN_PKG}='
+                                     f'{version} failed: {res.stderr.strip()}')
+        member = f'./usr/src/{kpatch.DEBIAN_TARBALL.name}'
+        with open(Path(td) / 't.part', 'wb') as fh:
+            dpkg = subprocess.Popen(['dpkg-deb', '--fsys-tarfile',
+                                     str(debs[0])], stdout=subprocess.PIPE)
+            subprocess.run(['tar', '-xO', member], stdin=dpkg.stdout,
+                           stdout=fh, check=True)
+            dpkg.wait()
+        # Renamed into place only when complete: an interrupted download
+        # leaves nothing that looks finished.
+        (Path(td) / 't.part').rename(tarball)
+    return tarball
+
+
+def prepared_tree(version: str) -> Path:
+    """Base + series for one version; the installed one is the main tree."""
+    if version == kpatch.debian_version():
+        return kpatch.prepare(None)
+    folder = kpatch.work_dir() / 'bases' / version
+    tree, base = kpatch.ensure_debian_base(tarball_of(version, folder),
+                                           version, folder / 'linux')
+    return kpatch.prepare_tree(tree, base, 'series',
+                               f'Debian {kpatch.DEBIAN_PKG} {version}')
+
+
+def run_default_row(version: str, tree: Path) -> tuple[bool, str]:
+    """The default row on one version's tree; (passed, one-line summary)."""
+    installed = version == kpatch.debian_version()
+    build_root = kpatch.work_dir() / ('build' if installed else
+                                      f'bases/{version}/build')
+    results = Path(os.environ.get('RESULTS') or kpatch.REPO / 'results')
+    env = {**os.environ, 'RESULTS': str(results / 'bases' / version)}
+    proc = subprocess.run([sys.executable, str(HERE / 'matrix.py'), 'run',
+                           '--default', '--tree', str(tree),
+                           '--build-root', str(build_root)],
+                          env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines()
+             if ln.startswith('matrix: [')]
+    tail = (proc.stdout + proc.stderr).strip().splitlines() or ['no output']
+    summary = lines[-1].split('] ', 1)[-1] if lines else tail[-1]
+    return proc.returncode == 0, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--bases', default=os.environ.get('BASES', ''),
+                    help='comma-separated versions, or "all" (default: the '
+                         'newest two the archive offers)')
+    args = ap.parse_args(argv)
+    row = rowsmod.default_row(rowsmod.load_rows())
+    try:
+        versions = pick(archive_versions(), args.bases)
+    except kpatch.KpatchError as e:
+        print(f'check-bases: error: {e}', file=sys.stderr)
+        return 2
+    print(f'check-bases: {len(versions)} version(s) of {kpatch.DEBIAN_PKG}: '
+          f'{", ".join(versions)}; row {row.name}; the series was generated '
+          f'on {kpatch.recorded_base() or "?"}', flush=True)
+    t_all = time.monotonic()
+    table = []
+    for v in versions:
+        t0 = time.monotonic()
+        print(f'check-bases: [{v}] preparing', flush=True)
+        try:
+            tree = prepared_tree(v)
+        except kpatch.KpatchError as e:
+            table.append((v, False, f'does not apply: {e}'.splitlines()[0],
+                          time.monotonic() - t0))
+            print(f'check-bases: [{v}] {e}', flush=True)
+            continue
+        print(f'check-bases: [{v}] applies; running row {row.name}',
+              flush=True)
+        ok, summary = run_default_row(v, tree)
+        table.append((v, ok, summary, time.monotonic() - t0))
+        print(f'check-bases: [{v}] {summary} ({time.monotonic() - t0:.0f}s)',
+              flush=True)
+    print()
+    for v, ok, summary, secs in table:
+        print(f'  {v:<22} {"PASS" if ok else "FAIL"}  {secs:5.0f}s  '
+              f'{summary}')
+    passed = sum(ok for _, ok, _, _ in table)
+    print(f'check-bases: {len(table)} versions in '
+          f'{time.monotonic() - t_all:.0f}s')
+    print(f'{passed} passed, {len(table) - passed} failed')
+    return 0 if passed == len(table) else 1
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print('check-bases: interrupted; the next run recovers',
+              file=sys.stderr)
+        sys.exit(130)
