@@ -608,9 +608,10 @@ def parse_ident(author: str) -> tuple[str, str]:
 def mailinfo(repo: Path, patch: Path) -> tuple[dict[str, str], str]:
     """Author identity and commit message of a patch file (git mailinfo)."""
     with tempfile.TemporaryDirectory() as td:
-        res = subprocess.run(['git', 'mailinfo', '-k', f'{td}/msg',
-                              f'{td}/patch'], stdin=patch.open(),
-                             capture_output=True, text=True, cwd=repo)
+        with patch.open() as fh:
+            res = subprocess.run(['git', 'mailinfo', '-k', f'{td}/msg',
+                                  f'{td}/patch'], stdin=fh,
+                                 capture_output=True, text=True, cwd=repo)
         if res.returncode != 0:
             raise KpatchError(f'{patch.name}: not a mail-formatted patch')
         hdr = dict(ln.split(': ', 1) for ln in res.stdout.splitlines()

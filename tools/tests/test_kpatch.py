@@ -200,6 +200,43 @@ class PrepareTest(FakeKernel):
                          .strip(), head)
         self.assertIn('local edit', (self.author / 'mm/hugetlb.c').read_text())
 
+    def test_failed_kernel_src_leaves_user_repo_as_it_was(self):
+        n = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 7\n', 'L7\n'),
+                           'mm: seven')
+        self.write_series([n])
+        # The user's tree has moved on: the patch's context is gone.
+        (self.author / 'mm/hugetlb.c').write_text(HUGETLB.replace(
+            'line 6\n', 'other 6\n'))
+        sh(['git', 'commit', '-q', '-am', 'user change'], self.author)
+
+        def repo_state():
+            return (kpatch.git(['worktree', 'list', '--porcelain'],
+                               self.author),
+                    kpatch.git(['for-each-ref'], self.author),
+                    kpatch.git(['status', '--porcelain'], self.author))
+        before = repo_state()
+        with self.assertRaises(kpatch.KpatchError) as cm:
+            kpatch.prepare(str(self.author))
+        msg = str(cm.exception)
+        self.assertIn(n, msg)
+        self.assertIn('Hunk #1 FAILED', msg)
+        # The fake tree has none of what the series builds on: named.
+        self.assertIn('5f75cfbd6bb0', msg)
+        self.assertEqual(repo_state(), before)
+        self.assertEqual(list((self.tmp / 'work').glob('ksrc-*')), [])
+
+    def test_base_line_says_when_the_base_differs(self):
+        (self.patches / kpatch.BASE_RECORD).write_text(
+            '# comment\n6.12.117-1~deb12u1\n')
+        self.assertEqual(kpatch.recorded_base(), '6.12.117-1~deb12u1')
+        same = kpatch.base_line('Debian linux-source-6.12 6.12.117-1~deb12u1')
+        self.assertNotIn('generated on linux', same)
+        other = kpatch.base_line('Debian linux-source-6.12 6.12.118-1~deb12u1')
+        self.assertIn('6.12.118-1~deb12u1', other)
+        self.assertIn('generated on linux-source-6.12 6.12.117-1~deb12u1',
+                      other)
+        self.assertEqual(len(other.splitlines()), 1)
+
     def test_series_file_errors(self):
         (self.patches / 'series').write_text('missing.patch\n')
         with self.assertRaisesRegex(kpatch.KpatchError,
@@ -263,6 +300,67 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         (self.kunit / 'demo/demo_kunit.c').write_text('// changed\n')
         with self.assertRaisesRegex(kpatch.KpatchError, 'out of sync'):
             kpatch.check_sync()
+
+    def test_offset_only_drift_is_in_sync(self):
+        """A newer 6.12.y moves hunks: same content, other bytes."""
+        first = self.add_patch('mm/hugetlb.c',
+                               HUGETLB.replace('line 30\n', 'L30\n'),
+                               'mm: thirty')
+        self.add_suite()
+        suite = '0002-mm-add-KUnit-suite-for-demo.patch'
+        self.write_series([first, suite])
+        (self.patches / suite).write_text('')
+        kpatch.write_gen()
+        self.assertIn('6.12.117-1~deb12u1',
+                      (self.patches / kpatch.BASE_RECORD).read_text())
+        committed = {p.name: p.read_text() for p in self.patches.iterdir()}
+        # The next Debian upload adds lines above the hunks (outside their
+        # context).
+        self.new_base('6.12.118-1~deb12u1', {
+            'mm/hugetlb.c': 'new 0\n' * 5 + HUGETLB,
+            'mm/Kconfig': '# new\n' + KCONFIG})
+        with tempfile.TemporaryDirectory() as td:
+            kpatch.generate(Path(td))
+            regenerated = (Path(td) / first).read_text()
+        self.assertNotEqual(regenerated, committed[first])  # offsets moved
+        kpatch.check_sync()  # ... and that is not drift
+        self.assertEqual({p.name: p.read_text()
+                          for p in self.patches.iterdir()}, committed)
+
+    def test_one_character_in_kunit_is_drift_naming_the_patch(self):
+        self.add_suite()
+        suite = '0002-mm-add-KUnit-suite-for-demo.patch'
+        self.write_series([suite])
+        (self.patches / suite).write_text('')
+        kpatch.write_gen()
+        suite = next(p.name for p in self.patches.glob('0001-*'))
+        kpatch.check_sync()
+        src = self.kunit / 'demo/demo_kunit.c'
+        src.write_text(src.read_text().replace('/* demo */', '/* demo  */'))
+        with self.assertRaisesRegex(kpatch.KpatchError,
+                                    f'{suite}: the change differs'):
+            kpatch.check_sync()
+        src.write_text(src.read_text().replace('/* demo  */', '/* demo */'))
+        toml = self.kunit / 'demo/suite.toml'
+        toml.write_text(toml.read_text().replace('obj-$(CONFIG_DEMO',
+                                                 'obj-y$(CONFIG_DEMO'))
+        with self.assertRaisesRegex(kpatch.KpatchError,
+                                    f'{suite}: the change differs'):
+            kpatch.check_sync()
+
+    def new_base(self, version, files):
+        """Replace the fake Debian tarball with another version."""
+        src = self.tmp / 'src2' / 'linux-source-6.12'
+        src.parent.mkdir(parents=True)
+        sh(['cp', '-r', str(self.tmp / 'src' / 'linux-source-6.12'),
+            str(src.parent)], self.tmp)
+        for path, text in files.items():
+            (src / path).write_text(text)
+        with tarfile.open(self.tarball, 'w:xz') as tf:
+            tf.add(src, arcname='linux-source-6.12')
+        p = mock.patch.object(kpatch, 'debian_version', return_value=version)
+        p.start()
+        self.addCleanup(p.stop)
 
     def test_bad_anchor_is_named(self):
         self.add_suite()

@@ -54,3 +54,21 @@ class SetupTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class MakefileTest(unittest.TestCase):
+    def test_only_make_gen_writes_tracked_files(self):
+        """`make`, `make test`, `make check`, `make matrix` leave git status
+        clean: no target but gen regenerates kernel-patches/ or
+        .kunitconfig, and none depends on gen."""
+        mk = (SETUP.parents[1] / 'Makefile').read_text()
+        target = ''
+        for line in mk.splitlines():
+            if line and not line[0].isspace() and ':' in line and \
+                    '=' not in line.split(':', 1)[0]:
+                target, deps = line.split(':', 1)
+                if target != '.PHONY':
+                    self.assertNotIn('gen', deps.split(), target)
+            elif line.startswith('\t') and ('kpatch.py gen' in line or
+                                            '> .kunitconfig' in line):
+                self.assertEqual(target, 'gen', line)
