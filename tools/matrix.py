@@ -7,7 +7,8 @@ kunit.py builds (`kunit.py build`), boots and parses KTAP (`kunit.py exec
 row, a check that every option a row asked for survived into the final
 .config, a console scan for splats KUnit cannot see, must-run suites,
 expected values the suites report, a timeout around everything, and the
-reports (terminal table, results/summary.md, results/kcidb.json).
+reports (terminal table, results/summary.md, results/kcidb.json,
+results/junit.xml).
 
   matrix.py run [--rows a,b] [--tree DIR]   build, boot, judge, report
   matrix.py report                          rebuild reports from results/
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import junit  # noqa: E402
 import rows as rowsmod  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,6 +79,7 @@ class Case:
     status: str
     duration: Optional[float] = None
     log: str = ''
+    skip_reason: str = ''     # the KTAP "# SKIP reason" directive
 
 
 @dataclass
@@ -96,6 +99,7 @@ class RowResult:
     splats: list[str] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
     cases: list[Case] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: the row did not run to the end
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -223,7 +227,7 @@ def flatten_json(node: dict[str, Any], path: list[str]) -> list[Case]:
 
 
 def case_timing(console: str, cases: list[Case]) -> None:
-    """Durations and failure logs from the console's printk timestamps.
+    """Durations, failure logs and skip reasons from the console.
 
     KTAP nests by indentation: "# Subtest: X" opens a level at its own
     indentation, a result line at that indentation belongs to it.  A
@@ -232,7 +236,7 @@ def case_timing(console: str, cases: list[Case]) -> None:
     last_ts: Optional[float] = None
     buf: list[str] = []
     stack: list[tuple[int, str]] = []
-    found: dict[tuple[str, ...], tuple[float, list[str]]] = {}
+    found: dict[tuple[str, ...], tuple[float, list[str], str]] = {}
     for line in console.splitlines():
         m = TIMESTAMP_RE.match(line)
         ts = float(m.group(1)) if m else None
@@ -247,7 +251,7 @@ def case_timing(console: str, cases: list[Case]) -> None:
             last_ts, buf = ts if ts is not None else last_ts, []
             continue
         buf.append(text)
-        r = re.match(r'^(?:not )?ok \d+ (.*?)(?:\s+#.*)?$', text)
+        r = re.match(r'^(?:not )?ok \d+ (.*?)(?:\s+#\s*(.*))?$', text)
         if not r:
             continue
         while stack and stack[-1][0] > indent:
@@ -255,7 +259,8 @@ def case_timing(console: str, cases: list[Case]) -> None:
         path = tuple(n for _, n in stack) + (r.group(1).strip(),)
         if ts is not None:
             start = last_ts if last_ts is not None else ts
-            found.setdefault(path, (max(0.0, ts - start), buf[-40:]))
+            found.setdefault(path, (max(0.0, ts - start), buf[-40:],
+                                    r.group(2) or ''))
             last_ts = ts
         buf = []
     for c in cases:
@@ -265,6 +270,9 @@ def case_timing(console: str, cases: list[Case]) -> None:
             c.duration = round(hit[0], 6)
             if c.status in ('FAIL', 'ERROR'):
                 c.log = '\n'.join(hit[1])
+            skip = re.match(r'SKIP\b\s*(.*)', hit[2], re.I)
+            if c.status == 'SKIP' and skip:
+                c.skip_reason = skip.group(1).strip()
 
 
 # ------------------------------------------------------------- running --
@@ -531,6 +539,7 @@ def write_reports(results: list[RowResult], tree: Optional[Path]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / 'summary.md').write_text(
         '# Config matrix results\n\n' + table(results))
+    junit.write(RESULTS / 'junit.xml', [asdict(r) for r in results])
     try:
         import kcidb  # type: ignore
     except ImportError:

@@ -61,9 +61,12 @@ con('[    0.400003]     1..2')
 if mode == 'splat':
     con('[    0.450000] BUG: sleeping function called from invalid context at kernel/locking/spinlock_rt.c:48')
 con('[    0.400004]     # example: report: USE_SPLIT_HUGETLB_PTLOCKS=1')
-con('[    0.500000]     ok 1 example_simple_test')
+skip = ' # SKIP no huge pages' if mode == 'skipped' else ''
+con('[    0.500000]     ok 1 example_simple_test' + skip)
 status = 'not ok' if mode == 'fail' else 'ok'
-con(f'[    0.700000]     {status} 2 example_other_test')
+if mode == 'fail':
+    con('[    0.600000]     # example_other_test: EXPECTATION FAILED')
+con(f'[    0.700000]     {status} 2 example_other_test' + skip)
 con('[    0.700001] ok 1 example')
 case2 = 'FAIL' if mode == 'fail' else 'PASS'
 if mode == 'skipped':
