@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -286,6 +287,13 @@ def kunit_args(row: rowsmod.Row, tree: Path, build_dir: Path) -> list[str]:
     return args
 
 
+def boot_args(row: rowsmod.Row) -> list[str]:
+    """kunit.py's boot options for a row (exec and the reproducer)."""
+    return ([f'--timeout={row.timeout}'] +
+            [f'--qemu_args={a}' for a in row.qemu_args] +
+            [f'--kernel_args={a}' for a in ('panic=-1', *row.kernel_args)])
+
+
 def run_logged(cmd: list[str], cwd: Path, logf: Path,
                timeout: int) -> tuple[int, bool]:
     """Run cmd in its own process group, tee to logf; (rc, timed_out)."""
@@ -379,13 +387,8 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
 
     # Boot and test; kunit.py enforces row.timeout on QEMU/UML, we enforce
     # a hard limit on kunit.py itself.
-    exec_args = [sys.executable, kunit, 'exec', *common,
-                 f'--timeout={row.timeout}',
+    exec_args = [sys.executable, kunit, 'exec', *common, *boot_args(row),
                  f'--json={out / "kunit.json"}']
-    for a in row.qemu_args:
-        exec_args.append(f'--qemu_args={a}')
-    for a in ('panic=-1', *row.kernel_args):
-        exec_args.append(f'--kernel_args={a}')
     test_log = build_dir / 'test.log'
     test_log.unlink(missing_ok=True)
     t0 = time.monotonic()
@@ -480,6 +483,59 @@ def write_ktap(tree: Path, console: str, dest: Path) -> None:
         sys.path.pop(0)
 
 
+# ---------------------------------------------------------- reproducer --
+
+def make_command(row: rowsmod.Row) -> str:
+    """The make line that reruns one row (with the same KERNEL_SRC)."""
+    src = os.environ.get('KERNEL_SRC')
+    return ' '.join(([f'KERNEL_SRC={shlex.quote(src)}'] if src else []) +
+                    ['make', 'matrix', f'ROWS={row.name}'])
+
+
+def reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
+               build_dir: Path, kunitconfig: Path) -> str:
+    """reproduce.sh: kunit.py alone on the prepared tree, or `make`.
+
+    kunit.py run with the row's merged kunitconfig (fragments and options
+    in one file) and its boot options is what a kernel developer reruns
+    without this project's tooling; the build folder is the row's own, so
+    the rebuild is incremental.
+    """
+    kunit = ['python3', 'tools/testing/kunit/kunit.py', 'run',
+             f'--arch={row.arch}', f'--build_dir={build_dir.resolve()}',
+             f'--kunitconfig={kunitconfig.resolve()}', *boot_args(row)]
+    why = (res.reasons or ['failed'])[0].splitlines()[0]
+    q = shlex.quote
+    return (f'#!/bin/sh\n'
+            f'# Reproduce the failure of matrix row {row.name}:\n'
+            f'#   {why}\n'
+            f'#   reproduce.sh        kunit.py alone on the prepared tree\n'
+            f'#   reproduce.sh make   the whole pipeline: '
+            f'{make_command(row)}\n'
+            f'set -e\n'
+            f'if [ "${{1:-}}" = make ]; then\n'
+            f'\tcd {q(str(REPO))}\n'
+            f'\texec {make_command(row)}\n'
+            f'fi\n'
+            f'cd {q(str(tree))}\n'
+            f'exec {shlex.join(kunit)}\n')
+
+
+def write_reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
+                     build_dir: Path) -> Path:
+    """results/<row>/reproduce.sh and the kunitconfig it runs."""
+    out = RESULTS / row.name
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = out / 'kunitconfig'
+    cfg.write_text(rowsmod.render_config(
+        [f'Merged kunitconfig of matrix row "{row.name}" (fragments, '
+         f'then options)', row.description], row.config_entries()))
+    script = out / 'reproduce.sh'
+    script.write_text(reproducer(row, res, tree, build_dir, cfg))
+    script.chmod(0o755)
+    return script
+
+
 # ------------------------------------------------------------- reports --
 
 def table(results: list[RowResult]) -> str:
@@ -567,6 +623,13 @@ def write_reports(results: list[RowResult], tree: Optional[Path]) -> None:
               '\n  '.join(errors[:20]), file=sys.stderr)
 
 
+def print_reproducers(failed: list[rowsmod.Row]) -> None:
+    """How to rerun each failing row: with make, or kunit.py alone."""
+    for r in failed:
+        print(f'matrix: [{r.name}] reproduce: {make_command(r)}, or '
+              f'kunit.py alone: {RESULTS / r.name / "reproduce.sh"}')
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -605,6 +668,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 130
         (RESULTS / row.name / 'result.json').write_text(
             json.dumps(asdict(res), indent=2) + '\n')
+        if res.verdict != 'pass':
+            write_reproducer(row, res, tree, Path(args.build_root) / row.name)
         klog = RESULTS / row.name / 'kunit.log'
         if args.default and klog.exists():
             # kunit.py's own summary of the default row.
@@ -628,6 +693,8 @@ def main(argv: Optional[list[str]] = None) -> int:
           f'results in {RESULTS}')
     verdict = 'PASS' if all(r.verdict == 'pass' for r in results) else 'FAIL'
     print(f'matrix: verdict {verdict}: {p} passed, {f} failed, {s} skipped')
+    print_reproducers([r for r, res in zip(selected, results)
+                       if res.verdict != 'pass'])
     return 0 if all(r.verdict == 'pass' for r in results) else 1
 
 
