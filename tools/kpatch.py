@@ -203,11 +203,11 @@ def ensure_debian_base() -> tuple[Path, str]:
     return tree, base
 
 
-def ensure_user_tree(src: Path) -> tuple[Path, str]:
-    """A detached worktree of the user's git tree at its HEAD.
+def check_user_tree(src: Path) -> Path:
+    """The top of KERNEL_SRC if it is a git tree of Linux with KUnit.
 
-    The user's checkout, index and branches are never touched: the series
-    is applied in <work>/ksrc-<hash>, a `git worktree` of their repository.
+    Cheap (one git call, nothing written): tools/validate.py runs it before
+    any slow work.
     """
     src = src.expanduser().resolve()
     if not src.is_dir():
@@ -223,6 +223,16 @@ def ensure_user_tree(src: Path) -> tuple[Path, str]:
         raise KpatchError(f'KERNEL_SRC={top} is a git tree but not a Linux '
                           f'kernel tree with KUnit (no Kbuild or '
                           f'tools/testing/kunit/kunit.py)')
+    return top
+
+
+def ensure_user_tree(src: Path) -> tuple[Path, str]:
+    """A detached worktree of the user's git tree at its HEAD.
+
+    The user's checkout, index and branches are never touched: the series
+    is applied in <work>/ksrc-<hash>, a `git worktree` of their repository.
+    """
+    top = check_user_tree(src)
     base = git(['rev-parse', 'HEAD^{commit}'], top).strip()
     wt = work_dir() / ('ksrc-' + hashlib.sha256(str(top).encode())
                        .hexdigest()[:12])
