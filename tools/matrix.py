@@ -307,17 +307,29 @@ def run_logged(cmd: list[str], cwd: Path, logf: Path,
         try:
             return proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            kill_group(proc)
             return -1, True
         except KeyboardInterrupt:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
+            kill_group(proc)
             raise
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """End kunit.py and everything it started (QEMU, make, gcc).
+
+    They run in their own session, so a Ctrl-C in the terminal never
+    reaches them: SIGTERM, then SIGKILL for whatever is left of the group
+    (a QEMU that outlived kunit.py) once kunit.py is gone or after 10 s.
+    """
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def tail(text: str, n: int = 30) -> str:
@@ -630,6 +642,81 @@ def print_reproducers(failed: list[rowsmod.Row]) -> None:
               f'kunit.py alone: {RESULTS / r.name / "reproduce.sh"}')
 
 
+def on_sigint(signum: int, frame: Any) -> None:
+    """The first Ctrl-C unwinds (KeyboardInterrupt); later ones, from an
+    impatient user or a parent passing it on, are ignored so that killing
+    kunit.py and writing the reports cannot be cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def interrupted_result(row: rowsmod.Row, build_dir: Path) -> RowResult:
+    """The row a Ctrl-C stopped: failed, reason "interrupted", the tail of
+    the log of the phase it was in (kunit.log exists once booting)."""
+    out = RESULTS / row.name
+    booting = (out / 'kunit.log').exists()
+    log = build_dir / 'test.log' if booting else out / 'build.log'
+    return RowResult(
+        row=row.name, arch=row.arch, description=row.description,
+        config_name=row.name, reasons=['interrupted'], build_ok=booting,
+        interrupted=True, start_time=dt.datetime.now(dt.timezone.utc)
+        .isoformat(timespec='seconds'),
+        console_excerpt=tail(log.read_text(errors='replace'), 40)
+        if log.exists() else '')
+
+
+def save(row: rowsmod.Row, res: RowResult, tree: Path,
+         build_root: Path) -> None:
+    """result.json, and for a failing row its reproducer."""
+    out = RESULTS / row.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'result.json').write_text(json.dumps(asdict(res), indent=2) +
+                                     '\n')
+    if res.verdict != 'pass':
+        write_reproducer(row, res, tree, build_root / row.name)
+
+
+def interrupted(selected: list[rowsmod.Row], results: list[RowResult],
+                tree: Path, build_root: Path) -> int:
+    """Ctrl-C: mark the row it stopped, rewrite the reports, exit 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    what, finished = 'while writing the reports', len(results)
+    if len(results) < len(selected):
+        row = selected[len(results)]
+        res = interrupted_result(row, build_root / row.name)
+        what = (f'during the {"boot+test" if res.build_ok else "build"} of '
+                f'row {row.name}')
+        save(row, res, tree, build_root)
+        results.append(res)
+    write_reports(results, tree)
+    left = [r.name for r in selected[len(results):]]
+    print(f'matrix: interrupted {what}; {finished} row(s) finished' + (f', not run: {", ".join(left)}' if left else '') +
+          f'; reports rewritten in {RESULTS}', file=sys.stderr, flush=True)
+    return 130
+
+
+def run_one(row: rowsmod.Row, args: argparse.Namespace,
+            tree: Path) -> RowResult:
+    print(f'matrix: [{row.name}] {row.description}', flush=True)
+    res = run_row(row, tree, Path(args.build_root), args.jobs)
+    save(row, res, tree, Path(args.build_root))
+    klog = RESULTS / row.name / 'kunit.log'
+    if args.default and klog.exists():
+        # kunit.py's own summary of the default row.
+        print(''.join(klog.read_text(errors='replace')
+                      .splitlines(True)[1:]), end='', flush=True)
+    counts = res.counts()
+    summary = ', '.join(f'{s} {d["PASS"]} passed {d["FAIL"] + d["ERROR"]}'
+                        f' failed {d["SKIP"]} skipped'
+                        for s, d in sorted(counts.items()))
+    print(f'matrix: [{row.name}] build {res.build_seconds:.0f}s, '
+          f'boot+test {res.boot_seconds:.0f}s: {summary or "no results"}'
+          f' -> {res.verdict.upper()}', flush=True)
+    for reason in res.reasons:
+        print(f'matrix: [{row.name}]   {reason}', flush=True)
+    return res
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -637,7 +724,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     r = sub.add_parser('run')
     r.add_argument('--rows', default=os.environ.get('ROWS', ''))
     r.add_argument('--tree', required=True, help='prepared kernel tree')
-    r.add_argument('--build-root', default=str(REPO / 'work' / 'build'))
+    r.add_argument('--build-root', default=str(
+        Path(os.environ.get('WORK') or REPO / 'work').resolve() / 'build'))
     r.add_argument('--jobs', type=int, default=os.cpu_count() or 2)
     r.add_argument('--default', action='store_true',
                    help='run only the default row')
@@ -658,34 +746,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     tree = Path(args.tree).resolve()
     results: list[RowResult] = []
     t_all = time.monotonic()
-    for row in selected:
-        print(f'matrix: [{row.name}] {row.description}', flush=True)
-        try:
-            res = run_row(row, tree, Path(args.build_root), args.jobs)
-        except KeyboardInterrupt:
-            print(f'matrix: interrupted during row {row.name}',
-                  file=sys.stderr)
-            return 130
-        (RESULTS / row.name / 'result.json').write_text(
-            json.dumps(asdict(res), indent=2) + '\n')
-        if res.verdict != 'pass':
-            write_reproducer(row, res, tree, Path(args.build_root) / row.name)
-        klog = RESULTS / row.name / 'kunit.log'
-        if args.default and klog.exists():
-            # kunit.py's own summary of the default row.
-            print(''.join(klog.read_text(errors='replace')
-                          .splitlines(True)[1:]), end='', flush=True)
-        counts = res.counts()
-        summary = ', '.join(f'{s} {d["PASS"]} passed {d["FAIL"] + d["ERROR"]}'
-                            f' failed {d["SKIP"]} skipped'
-                            for s, d in sorted(counts.items()))
-        print(f'matrix: [{row.name}] build {res.build_seconds:.0f}s, '
-              f'boot+test {res.boot_seconds:.0f}s: {summary or "no results"}'
-              f' -> {res.verdict.upper()}', flush=True)
-        for reason in res.reasons:
-            print(f'matrix: [{row.name}]   {reason}', flush=True)
-        results.append(res)
-    write_reports(results, tree)
+    try:
+        for row in selected:
+            results.append(run_one(row, args, tree))
+        write_reports(results, tree)
+    except KeyboardInterrupt:
+        return interrupted(selected, results, tree, Path(args.build_root))
     print()
     print(table(results))
     p, f, s = totals(results)
@@ -699,4 +765,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == '__main__':
+    signal.signal(signal.SIGINT, on_sigint)
     sys.exit(main())

@@ -60,6 +60,7 @@ def con(line):
     log.write(line + '\n'); log.flush()
 con('[    0.100000] Linux version 6.12.117')
 if mode == 'hang':
+    open(os.path.join(bd, 'fake.pid'), 'w').write(str(os.getpid()))
     con('[    0.200000] about to hang')
     time.sleep(600)
 if mode == 'panic':
