@@ -8,7 +8,8 @@ row, a check that every option a row asked for survived into the final
 .config, a console scan for splats KUnit cannot see, must-run suites,
 expected values the suites report, a timeout around everything, and the
 reports (terminal table, results/summary.md, results/kcidb.json,
-results/junit.xml).
+results/junit.xml) and, for a failing row, results/<row>/reproduce.sh.
+Ctrl-C stops cleanly: exit 130, the row marked interrupted, reports kept.
 
   matrix.py run [--rows a,b] [--tree DIR]   build, boot, judge, report
   matrix.py report                          rebuild reports from results/
