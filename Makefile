@@ -8,8 +8,8 @@ export WORK KERNEL_SRC
 
 TREE = $$(cat $(WORK)/tree-path)
 
-.PHONY: all validate setup gen prepare run matrix rows ci-matrix check check-sync \
-	checkpatch check-bisect unit test bench clean
+.PHONY: all validate setup gen prepare run matrix rows ci-matrix check \
+	check-sync checkpatch check-bisect unit test bench clean
 
 all: setup gen prepare run
 

@@ -691,7 +691,8 @@ def interrupted(selected: list[rowsmod.Row], results: list[RowResult],
         results.append(res)
     write_reports(results, tree)
     left = [r.name for r in selected[len(results):]]
-    print(f'matrix: interrupted {what}; {finished} row(s) finished' + (f', not run: {", ".join(left)}' if left else '') +
+    print(f'matrix: interrupted {what}; {finished} row(s) finished' +
+          (f', not run: {", ".join(left)}' if left else '') +
           f'; reports rewritten in {RESULTS}', file=sys.stderr, flush=True)
     return 130
 
