@@ -36,8 +36,7 @@ CHECKS: list[tuple[str, tuple[str, ...]]] = [
     ('console splats', ('console splat: ',)),
     ('must-run suites', ('must-run suite ',)),
     ('timeout/crash', ('boot+test timed out', 'no KUnit results',
-                       'kunit.py exec exited', 'kunit.py wrote invalid JSON',
-                       'interrupted')),
+                       'kunit.py exec exited', 'kunit.py wrote invalid JSON')),
 ]
 OTHER = 'other'           # a reason no check claims (kept, never dropped)
 MESSAGE_MAX = 200
@@ -81,6 +80,9 @@ def classify(row: dict[str, Any]) -> dict[str, list[str]]:
             continue
         name = next((n for n, prefixes in CHECKS
                      if reason.startswith(prefixes)), OTHER)
+        if reason == 'interrupted':     # Ctrl-C: what was running failed
+            name = 'timeout/crash' if row.get('build_ok') else 'build'
+
         out.setdefault(name, []).append(reason)
     return out
 
@@ -125,10 +127,10 @@ def check_cases(row: dict[str, Any]) -> list[ET.Element]:
         if reasons:
             outcome(tc, 'failure', reasons[0],
                     '\n'.join(reasons) + ('\n\n' + console if console else ''))
-        elif check != 'build' and not built:
-            outcome(tc, 'skipped', 'not run: the build failed')
-        elif row.get('interrupted') and check != 'build':
-            outcome(tc, 'skipped', 'not run: interrupted')
+        elif check != 'build' and (row.get('interrupted') or not built):
+            outcome(tc, 'skipped', 'not run: ' + (
+                'interrupted' if row.get('interrupted') else
+                'the build failed'))
         out.append(tc)
     return out
 

@@ -176,6 +176,21 @@ class Build(unittest.TestCase):
         self.assertEqual(outcome(root, 'x86_64', 'must-run suites').get(
             'message'), 'not run: the build failed')
 
+    def test_interrupted_row(self):
+        for built, failed in ((False, 'build'), (True, 'timeout/crash')):
+            r = {**row_dict(verdict='fail', build_ok=built,
+                            reasons=['interrupted']), 'interrupted': True}
+            text, root = parse([r])
+            self.assertEqual(junit_errors(text), [])
+            tags = {c.get('name'): (x.tag, x.get('message')) if x is not None
+                    else None for c in root.iter('testcase')
+                    for x in [outcome(root, 'x86_64', c.get('name'))]}
+            self.assertEqual(tags.pop(failed), ('failure', 'interrupted'))
+            if built:
+                self.assertIsNone(tags.pop('build'))
+            self.assertEqual(set(tags.values()),
+                             {('skipped', 'not run: interrupted')})
+
     def test_unknown_reason_kept_and_control_characters_dropped(self):
         text, root = parse([row_dict(verdict='fail', reasons=[
             'something new\x1b[0m\x00\nsecond line'], console='\x07x')])
