@@ -8,19 +8,27 @@ export WORK KERNEL_SRC
 
 TREE = $$(cat $(WORK)/tree-path)
 
-.PHONY: all setup gen prepare run matrix rows ci-matrix check check-sync \
-	checkpatch check-bisect check-bases unit test bench clean
+.PHONY: all validate setup gen prepare run matrix rows ci-matrix check \
+	check-sync checkpatch check-bisect check-bases unit test bench clean
 
 all: setup prepare run
 
-setup:
+# Every target that sets up, prepares or builds validates its input first
+# (in under a second): through setup or prepare, their first step.  A
+# fresh machine may not have python3 yet: setup installs it (as root) or
+# prints the apt-get line.
+validate:
+	@command -v $(PY) >/dev/null 2>&1 || sh tools/setup.sh
+	@$(PY) tools/validate.py --rows "$(ROWS)"
+
+setup: validate
 	@sh tools/setup.sh
 
 gen:
 	@$(PY) tools/kpatch.py gen
 	@$(PY) tools/rows.py kunitconfig > .kunitconfig
 
-prepare:
+prepare: validate
 	@mkdir -p $(WORK)
 	@$(PY) tools/kpatch.py prepare > $(WORK)/tree-path.new
 	@mv $(WORK)/tree-path.new $(WORK)/tree-path

@@ -211,10 +211,11 @@ def ensure_debian_base(tarball: Optional[Path] = None,
     return tree, base
 
 
-def check_kernel_src(src: Path) -> Path:
-    """The top of KERNEL_SRC's git tree, or a clear error (no side effect).
+def check_user_tree(src: Path) -> Path:
+    """The top of KERNEL_SRC if it is a git tree of Linux with KUnit.
 
-    Cheap enough to run before any slow work.
+    Cheap (one git call, nothing written): tools/validate.py runs it before
+    any slow work.
     """
     src = src.expanduser().resolve()
     if not src.is_dir():
@@ -244,7 +245,7 @@ def ensure_user_tree(src: Path) -> tuple[Path, str]:
     The user's checkout, index and branches are never touched: the series
     is applied in <work>/ksrc-<hash>, a `git worktree` of their repository.
     """
-    top = check_kernel_src(src)
+    top = check_user_tree(src)
     base = git(['rev-parse', 'HEAD^{commit}'], top).strip()
     wt = user_worktree(top)
     if wt.exists() and not (wt / '.git').exists():
@@ -263,7 +264,7 @@ def drop_user_tree(src: Path) -> None:
     After a failed run the user's repository is left exactly as it was:
     no worktree entry, no branch, no ref.
     """
-    top = check_kernel_src(src)
+    top = check_user_tree(src)
     wt = user_worktree(top)
     git(['worktree', 'remove', '--force', str(wt)], top, check=False)
     shutil.rmtree(wt, ignore_errors=True)
@@ -437,7 +438,7 @@ def prepare(kernel_src: Optional[str]) -> Path:
                check=False).strip() or base[:12]
     try:
         return prepare_tree(tree, base, None,
-                            f'KERNEL_SRC {check_kernel_src(Path(kernel_src))}'
+                            f'KERNEL_SRC {check_user_tree(Path(kernel_src))}'
                             f' at {desc}')
     except (KpatchError, KeyboardInterrupt):
         drop_user_tree(Path(kernel_src))

@@ -7,7 +7,9 @@ kunit.py builds (`kunit.py build`), boots and parses KTAP (`kunit.py exec
 row, a check that every option a row asked for survived into the final
 .config, a console scan for splats KUnit cannot see, must-run suites,
 expected values the suites report, a timeout around everything, and the
-reports (terminal table, results/summary.md, results/kcidb.json).
+reports (terminal table, results/summary.md, results/kcidb.json,
+results/junit.xml) and, for a failing row, results/<row>/reproduce.sh.
+Ctrl-C stops cleanly: exit 130, the row marked interrupted, reports kept.
 
   matrix.py run [--rows a,b] [--tree DIR]   build, boot, judge, report
   matrix.py report                          rebuild reports from results/
@@ -20,6 +22,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import junit  # noqa: E402
 import rows as rowsmod  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,6 +81,7 @@ class Case:
     status: str
     duration: Optional[float] = None
     log: str = ''
+    skip_reason: str = ''     # the KTAP "# SKIP reason" directive
 
 
 @dataclass
@@ -96,6 +101,7 @@ class RowResult:
     splats: list[str] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
     cases: list[Case] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: the row did not run to the end
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -228,7 +234,7 @@ def flatten_json(node: dict[str, Any], path: list[str]) -> list[Case]:
 
 
 def case_timing(console: str, cases: list[Case]) -> None:
-    """Durations and failure logs from the console's printk timestamps.
+    """Durations, failure logs and skip reasons from the console.
 
     KTAP nests by indentation: "# Subtest: X" opens a level at its own
     indentation, a result line at that indentation belongs to it.  A
@@ -237,7 +243,7 @@ def case_timing(console: str, cases: list[Case]) -> None:
     last_ts: Optional[float] = None
     buf: list[str] = []
     stack: list[tuple[int, str]] = []
-    found: dict[tuple[str, ...], tuple[float, list[str]]] = {}
+    found: dict[tuple[str, ...], tuple[float, list[str], str]] = {}
     for line in console.splitlines():
         m = TIMESTAMP_RE.match(line)
         ts = float(m.group(1)) if m else None
@@ -252,7 +258,7 @@ def case_timing(console: str, cases: list[Case]) -> None:
             last_ts, buf = ts if ts is not None else last_ts, []
             continue
         buf.append(text)
-        r = re.match(r'^(?:not )?ok \d+ (.*?)(?:\s+#.*)?$', text)
+        r = re.match(r'^(?:not )?ok \d+ (.*?)(?:\s+#\s*(.*))?$', text)
         if not r:
             continue
         while stack and stack[-1][0] > indent:
@@ -260,7 +266,8 @@ def case_timing(console: str, cases: list[Case]) -> None:
         path = tuple(n for _, n in stack) + (r.group(1).strip(),)
         if ts is not None:
             start = last_ts if last_ts is not None else ts
-            found.setdefault(path, (max(0.0, ts - start), buf[-40:]))
+            found.setdefault(path, (max(0.0, ts - start), buf[-40:],
+                                    r.group(2) or ''))
             last_ts = ts
         buf = []
     for c in cases:
@@ -270,6 +277,9 @@ def case_timing(console: str, cases: list[Case]) -> None:
             c.duration = round(hit[0], 6)
             if c.status in ('FAIL', 'ERROR'):
                 c.log = '\n'.join(hit[1])
+            skip = re.match(r'SKIP\b\s*(.*)', hit[2], re.I)
+            if c.status == 'SKIP' and skip:
+                c.skip_reason = skip.group(1).strip()
 
 
 # ------------------------------------------------------------- running --
@@ -281,6 +291,13 @@ def kunit_args(row: rowsmod.Row, tree: Path, build_dir: Path) -> list[str]:
     for opt in row.options:
         args += ['--kconfig_add', opt]
     return args
+
+
+def boot_args(row: rowsmod.Row) -> list[str]:
+    """kunit.py's boot options for a row (exec and the reproducer)."""
+    return ([f'--timeout={row.timeout}'] +
+            [f'--qemu_args={a}' for a in row.qemu_args] +
+            [f'--kernel_args={a}' for a in ('panic=-1', *row.kernel_args)])
 
 
 def run_logged(cmd: list[str], cwd: Path, logf: Path,
@@ -296,17 +313,29 @@ def run_logged(cmd: list[str], cwd: Path, logf: Path,
         try:
             return proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            kill_group(proc)
             return -1, True
         except KeyboardInterrupt:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
+            kill_group(proc)
             raise
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """End kunit.py and everything it started (QEMU, make, gcc).
+
+    They run in their own session, so a Ctrl-C in the terminal never
+    reaches them: SIGTERM, then SIGKILL for whatever is left of the group
+    (a QEMU that outlived kunit.py) once kunit.py is gone or after 10 s.
+    """
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def tail(text: str, n: int = 30) -> str:
@@ -376,13 +405,8 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path,
 
     # Boot and test; kunit.py enforces row.timeout on QEMU/UML, we enforce
     # a hard limit on kunit.py itself.
-    exec_args = [sys.executable, kunit, 'exec', *common,
-                 f'--timeout={row.timeout}',
+    exec_args = [sys.executable, kunit, 'exec', *common, *boot_args(row),
                  f'--json={out / "kunit.json"}']
-    for a in row.qemu_args:
-        exec_args.append(f'--qemu_args={a}')
-    for a in ('panic=-1', *row.kernel_args):
-        exec_args.append(f'--kernel_args={a}')
     test_log = build_dir / 'test.log'
     test_log.unlink(missing_ok=True)
     t0 = time.monotonic()
@@ -477,6 +501,59 @@ def write_ktap(tree: Path, console: str, dest: Path) -> None:
         sys.path.pop(0)
 
 
+# ---------------------------------------------------------- reproducer --
+
+def make_command(row: rowsmod.Row) -> str:
+    """The make line that reruns one row (with the same KERNEL_SRC)."""
+    src = os.environ.get('KERNEL_SRC')
+    return ' '.join(([f'KERNEL_SRC={shlex.quote(src)}'] if src else []) +
+                    ['make', 'matrix', f'ROWS={row.name}'])
+
+
+def reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
+               build_dir: Path, kunitconfig: Path) -> str:
+    """reproduce.sh: kunit.py alone on the prepared tree, or `make`.
+
+    kunit.py run with the row's merged kunitconfig (fragments and options
+    in one file) and its boot options is what a kernel developer reruns
+    without this project's tooling; the build folder is the row's own, so
+    the rebuild is incremental.
+    """
+    kunit = ['python3', 'tools/testing/kunit/kunit.py', 'run',
+             f'--arch={row.arch}', f'--build_dir={build_dir.resolve()}',
+             f'--kunitconfig={kunitconfig.resolve()}', *boot_args(row)]
+    why = (res.reasons or ['failed'])[0].splitlines()[0]
+    q = shlex.quote
+    return (f'#!/bin/sh\n'
+            f'# Reproduce the failure of matrix row {row.name}:\n'
+            f'#   {why}\n'
+            f'#   reproduce.sh        kunit.py alone on the prepared tree\n'
+            f'#   reproduce.sh make   the whole pipeline: '
+            f'{make_command(row)}\n'
+            f'set -e\n'
+            f'if [ "${{1:-}}" = make ]; then\n'
+            f'\tcd {q(str(REPO))}\n'
+            f'\texec {make_command(row)}\n'
+            f'fi\n'
+            f'cd {q(str(tree))}\n'
+            f'exec {shlex.join(kunit)}\n')
+
+
+def write_reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
+                     build_dir: Path) -> Path:
+    """results/<row>/reproduce.sh and the kunitconfig it runs."""
+    out = RESULTS / row.name
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = out / 'kunitconfig'
+    cfg.write_text(rowsmod.render_config(
+        [f'Merged kunitconfig of matrix row "{row.name}" (fragments, '
+         f'then options)', row.description], row.config_entries()))
+    script = out / 'reproduce.sh'
+    script.write_text(reproducer(row, res, tree, build_dir, cfg))
+    script.chmod(0o755)
+    return script
+
+
 # ------------------------------------------------------------- reports --
 
 def table(results: list[RowResult]) -> str:
@@ -548,6 +625,7 @@ def write_reports(results: list[RowResult], tree: Optional[Path]) -> None:
         '# Config matrix results\n\n' +
         (f'{base_desc[0].upper() + base_desc[1:]}.\n\n' if base_desc else '')
         + table(results))
+    junit.write(RESULTS / 'junit.xml', [asdict(r) for r in results])
     try:
         import kcidb  # type: ignore
     except ImportError:
@@ -572,6 +650,89 @@ def write_reports(results: list[RowResult], tree: Optional[Path]) -> None:
               '\n  '.join(errors[:20]), file=sys.stderr)
 
 
+def print_reproducers(failed: list[rowsmod.Row]) -> None:
+    """How to rerun each failing row: with make, or kunit.py alone."""
+    for r in failed:
+        print(f'matrix: [{r.name}] reproduce: {make_command(r)}, or '
+              f'kunit.py alone: {RESULTS / r.name / "reproduce.sh"}')
+
+
+def on_sigint(signum: int, frame: Any) -> None:
+    """The first Ctrl-C unwinds (KeyboardInterrupt); later ones, from an
+    impatient user or a parent passing it on, are ignored so that killing
+    kunit.py and writing the reports cannot be cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def interrupted_result(row: rowsmod.Row, build_dir: Path) -> RowResult:
+    """The row a Ctrl-C stopped: failed, reason "interrupted", the tail of
+    the log of the phase it was in (kunit.log exists once booting)."""
+    out = RESULTS / row.name
+    booting = (out / 'kunit.log').exists()
+    log = build_dir / 'test.log' if booting else out / 'build.log'
+    return RowResult(
+        row=row.name, arch=row.arch, description=row.description,
+        config_name=row.name, reasons=['interrupted'], build_ok=booting,
+        interrupted=True, start_time=dt.datetime.now(dt.timezone.utc)
+        .isoformat(timespec='seconds'),
+        console_excerpt=tail(log.read_text(errors='replace'), 40)
+        if log.exists() else '')
+
+
+def save(row: rowsmod.Row, res: RowResult, tree: Path,
+         build_root: Path) -> None:
+    """result.json, and for a failing row its reproducer."""
+    out = RESULTS / row.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'result.json').write_text(json.dumps(asdict(res), indent=2) +
+                                     '\n')
+    if res.verdict != 'pass':
+        write_reproducer(row, res, tree, build_root / row.name)
+
+
+def interrupted(selected: list[rowsmod.Row], results: list[RowResult],
+                tree: Path, build_root: Path) -> int:
+    """Ctrl-C: mark the row it stopped, rewrite the reports, exit 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    what, finished = 'while writing the reports', len(results)
+    if len(results) < len(selected):
+        row = selected[len(results)]
+        res = interrupted_result(row, build_root / row.name)
+        what = (f'during the {"boot+test" if res.build_ok else "build"} of '
+                f'row {row.name}')
+        save(row, res, tree, build_root)
+        results.append(res)
+    write_reports(results, tree)
+    left = [r.name for r in selected[len(results):]]
+    print(f'matrix: interrupted {what}; {finished} row(s) finished' +
+          (f', not run: {", ".join(left)}' if left else '') +
+          f'; reports rewritten in {RESULTS}', file=sys.stderr, flush=True)
+    return 130
+
+
+def run_one(row: rowsmod.Row, args: argparse.Namespace,
+            tree: Path) -> RowResult:
+    print(f'matrix: [{row.name}] {row.description}', flush=True)
+    res = run_row(row, tree, Path(args.build_root), args.jobs)
+    save(row, res, tree, Path(args.build_root))
+    klog = RESULTS / row.name / 'kunit.log'
+    if args.default and klog.exists():
+        # kunit.py's own summary of the default row.
+        print(''.join(klog.read_text(errors='replace')
+                      .splitlines(True)[1:]), end='', flush=True)
+    counts = res.counts()
+    summary = ', '.join(f'{s} {d["PASS"]} passed {d["FAIL"] + d["ERROR"]}'
+                        f' failed {d["SKIP"]} skipped'
+                        for s, d in sorted(counts.items()))
+    print(f'matrix: [{row.name}] build {res.build_seconds:.0f}s, '
+          f'boot+test {res.boot_seconds:.0f}s: {summary or "no results"}'
+          f' -> {res.verdict.upper()}', flush=True)
+    for reason in res.reasons:
+        print(f'matrix: [{row.name}]   {reason}', flush=True)
+    return res
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -579,7 +740,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     r = sub.add_parser('run')
     r.add_argument('--rows', default=os.environ.get('ROWS', ''))
     r.add_argument('--tree', required=True, help='prepared kernel tree')
-    r.add_argument('--build-root', default=str(REPO / 'work' / 'build'))
+    r.add_argument('--build-root', default=str(
+        Path(os.environ.get('WORK') or REPO / 'work').resolve() / 'build'))
     r.add_argument('--jobs', type=int, default=os.cpu_count() or 2)
     r.add_argument('--default', action='store_true',
                    help='run only the default row')
@@ -600,32 +762,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     tree = Path(args.tree).resolve()
     results: list[RowResult] = []
     t_all = time.monotonic()
-    for row in selected:
-        print(f'matrix: [{row.name}] {row.description}', flush=True)
-        try:
-            res = run_row(row, tree, Path(args.build_root), args.jobs)
-        except KeyboardInterrupt:
-            print(f'matrix: interrupted during row {row.name}',
-                  file=sys.stderr)
-            return 130
-        (RESULTS / row.name / 'result.json').write_text(
-            json.dumps(asdict(res), indent=2) + '\n')
-        klog = RESULTS / row.name / 'kunit.log'
-        if args.default and klog.exists():
-            # kunit.py's own summary of the default row.
-            print(''.join(klog.read_text(errors='replace')
-                          .splitlines(True)[1:]), end='', flush=True)
-        counts = res.counts()
-        summary = ', '.join(f'{s} {d["PASS"]} passed {d["FAIL"] + d["ERROR"]}'
-                            f' failed {d["SKIP"]} skipped'
-                            for s, d in sorted(counts.items()))
-        print(f'matrix: [{row.name}] build {res.build_seconds:.0f}s, '
-              f'boot+test {res.boot_seconds:.0f}s: {summary or "no results"}'
-              f' -> {res.verdict.upper()}', flush=True)
-        for reason in res.reasons:
-            print(f'matrix: [{row.name}]   {reason}', flush=True)
-        results.append(res)
-    write_reports(results, tree)
+    try:
+        for row in selected:
+            results.append(run_one(row, args, tree))
+        write_reports(results, tree)
+    except KeyboardInterrupt:
+        return interrupted(selected, results, tree, Path(args.build_root))
     print()
     print(table(results))
     p, f, s = totals(results)
@@ -636,8 +778,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f'matrix: {base_desc}')
     verdict = 'PASS' if all(r.verdict == 'pass' for r in results) else 'FAIL'
     print(f'matrix: verdict {verdict}: {p} passed, {f} failed, {s} skipped')
+    print_reproducers([r for r, res in zip(selected, results)
+                       if res.verdict != 'pass'])
     return 0 if all(r.verdict == 'pass' for r in results) else 1
 
 
 if __name__ == '__main__':
+    signal.signal(signal.SIGINT, on_sigint)
     sys.exit(main())

@@ -9,11 +9,17 @@ PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
 libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
 rsync perl python3-ply python3-git"
 
+# One dpkg-query for all packages: a fork per package costs a second on a
+# busy machine, and `make` runs this check before anything else.
+# shellcheck disable=SC2086
+installed=" $(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
+	awk '$NF == "installed" && $(NF-1) == "ok" { printf "%s ", $1 }')"
 missing=""
 for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then
-		missing="$missing $p"
-	fi
+	case "$installed" in
+	*" $p "*) ;;
+	*) missing="$missing $p" ;;
+	esac
 done
 
 if [ -z "$missing" ]; then

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ class Tally:
     def __init__(self) -> None:
         self.passed = self.failed = self.skipped = 0
         self.failures: list[str] = []
+        self.phase = 'start'      # what a Ctrl-C interrupts
 
     def check(self, name: str, ok: bool, detail: str = '') -> bool:
         if ok:
@@ -118,11 +120,54 @@ def run_check(t: Tally, survival: bool = True) -> None:
     print(f'check: done in {time.monotonic() - t0:.0f}s', flush=True)
 
 
+def stop_child(proc: subprocess.Popen[bytes]) -> None:
+    """Pass a Ctrl-C on until the child has cleaned up and exited.
+
+    A terminal's Ctrl-C reaches the child too, `kill -INT` of this process
+    does not; the child ignores all but the first, so repeating is safe.
+    """
+    for _ in range(60):
+        if proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=1)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    proc.kill()
+    proc.wait()
+
+
+def run_child(cmd: list[str]) -> int:
+    """Run cmd; on Ctrl-C let it finish its cleanup, then unwind.
+
+    The child starts with SIGINT ignored, so a Ctrl-C while it is still
+    importing cannot end it in a traceback; matrix.py installs its own
+    handler first thing.
+    """
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(cmd)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    try:
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        stop_child(proc)
+        raise
+    if rc == 130:              # the child was interrupted, and said where
+        raise KeyboardInterrupt
+    return rc
+
+
 def run_matrix(t: Tally) -> None:
+    t.phase = 'prepare (applying the series)'
     tree = kpatch.prepare(os.environ.get('KERNEL_SRC') or None)
-    rc = subprocess.call([sys.executable, str(HERE / 'matrix.py'), 'run',
-                          '--tree', str(tree),
-                          '--rows', os.environ.get('ROWS', '')])
+    t.phase = 'the matrix'
+    rc = run_child([sys.executable, str(HERE / 'matrix.py'), 'run',
+                    '--tree', str(tree),
+                    '--rows', os.environ.get('ROWS', '')])
     rows = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
     results = Path(os.environ.get('RESULTS') or REPO / 'results')
     for r in rows:
@@ -146,16 +191,29 @@ def run_matrix(t: Tally) -> None:
         t.check('matrix runner', False, f'exit {rc}')
 
 
+def run_phases(t: Tally, what: str) -> None:
+    if what in ('all', 'unit'):
+        t.phase = 'the tool unit tests'
+        run_unit(t)
+    if what in ('all', 'check'):
+        t.phase = 'make check'
+        run_check(t, survival=what == 'check')
+    if what in ('all', 'matrix'):
+        run_matrix(t)
+
+
 def main(argv: list[str]) -> int:
     what = argv[1] if len(argv) > 1 else 'all'
     t = Tally()
     t0 = time.monotonic()
-    if what in ('all', 'unit'):
-        run_unit(t)
-    if what in ('all', 'check'):
-        run_check(t, survival=what == 'check')
-    if what in ('all', 'matrix'):
-        run_matrix(t)
+    try:
+        run_phases(t, what)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f'\n{what}: interrupted during {t.phase} after '
+              f'{time.monotonic() - t0:.0f}s; so far {t.passed} passed, '
+              f'{t.failed} failed, {t.skipped} skipped', file=sys.stderr)
+        return 130
     print()
     for f in t.failures:
         print(f'FAILED: {f}')
@@ -165,4 +223,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == '__main__':
+    signal.signal(signal.SIGINT, matrix.on_sigint)
     sys.exit(main(sys.argv))

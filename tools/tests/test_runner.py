@@ -5,8 +5,12 @@ The fake kunit.py stands in for the kernel's: `build` writes a .config,
 `exec` writes the console (test.log) and kunit.py-style JSON, or hangs.
 """
 
+import contextlib
+import io
 import json
 import os
+import shutil
+import subprocess
 import tempfile
 import textwrap
 import time
@@ -26,7 +30,14 @@ for a in args[1:]:
         k, v = a[2:].split('=', 1)
         opt.setdefault(k, []).append(v)
 bd = opt['build_dir'][0]
-mode = os.environ['FAKE_MODE']
+# FAKE_MODE_<row> (build folder name) overrides FAKE_MODE for one row.
+mode = os.environ.get('FAKE_MODE_' + os.path.basename(bd).replace('-', '_'),
+                      os.environ.get('FAKE_MODE', 'pass'))
+if cmd == 'run':
+    # A reproducer's kunit.py run: record the arguments as the shell
+    # passed them.
+    json.dump(args, open(os.path.join(bd, 'run-args.json'), 'w'))
+    sys.exit(0)
 if cmd == 'build':
     # A .config with everything asked for (fragments + --kconfig_add),
     # except CONFIG_SMP in mode lost-option.
@@ -49,6 +60,7 @@ def con(line):
     log.write(line + '\n'); log.flush()
 con('[    0.100000] Linux version 6.12.117')
 if mode == 'hang':
+    open(os.path.join(bd, 'fake.pid'), 'w').write(str(os.getpid()))
     con('[    0.200000] about to hang')
     time.sleep(600)
 if mode == 'panic':
@@ -61,9 +73,12 @@ con('[    0.400003]     1..2')
 if mode == 'splat':
     con('[    0.450000] BUG: sleeping function called from invalid context at kernel/locking/spinlock_rt.c:48')
 con('[    0.400004]     # example: report: USE_SPLIT_HUGETLB_PTLOCKS=1')
-con('[    0.500000]     ok 1 example_simple_test')
+skip = ' # SKIP no huge pages' if mode == 'skipped' else ''
+con('[    0.500000]     ok 1 example_simple_test' + skip)
 status = 'not ok' if mode == 'fail' else 'ok'
-con(f'[    0.700000]     {status} 2 example_other_test')
+if mode == 'fail':
+    con('[    0.600000]     # example_other_test: EXPECTATION FAILED')
+con(f'[    0.700000]     {status} 2 example_other_test' + skip)
 con('[    0.700001] ok 1 example')
 case2 = 'FAIL' if mode == 'fail' else 'PASS'
 if mode == 'skipped':
@@ -79,9 +94,12 @@ sys.exit(1 if mode == 'fail' else 0)
 '''
 
 
-class RunRowTest(unittest.TestCase):
+class FakeTreeCase(unittest.TestCase):
+    """A tree whose kunit.py is FAKE; results/ in a scratch folder."""
+
     def setUp(self):
         self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.tree = self.tmp / 'tree'
         k = self.tree / 'tools/testing/kunit'
         k.mkdir(parents=True)
@@ -96,6 +114,8 @@ class RunRowTest(unittest.TestCase):
             timeout=10, must_run=('example',),
             expect={'USE_SPLIT_HUGETLB_PTLOCKS': '1'})
 
+
+class RunRowTest(FakeTreeCase):
     def run_mode(self, mode, row=None):
         with mock.patch.dict(os.environ, {'FAKE_MODE': mode}):
             return matrix.run_row(row or self.row, self.tree,
@@ -167,6 +187,51 @@ class RunRowTest(unittest.TestCase):
         text = '\n'.join(r.reasons)
         self.assertIn('timed out after 2s', text)
         self.assertIn('about to hang', text)
+
+
+class ReproducerTest(FakeTreeCase):
+    """matrix.py run: a failing row gets results/<row>/reproduce.sh."""
+
+    def run_main(self, *rows_):
+        out = io.StringIO()
+        with mock.patch.object(matrix.rowsmod, 'load_rows',
+                               lambda: list(rows_)), \
+                mock.patch.dict(os.environ, {'FAKE_MODE_bad': 'fail',
+                                             'FAKE_MODE': 'pass'}), \
+                contextlib.redirect_stdout(out):
+            rc = matrix.main(['run', '--rows', ','.join(r.name for r in rows_),
+                              '--tree', str(self.tree),
+                              '--build-root', str(self.tmp / 'build')])
+        return rc, out.getvalue()
+
+    def test_failing_row_only(self):
+        bad = rows.Row(**{**self.row.__dict__, 'name': 'bad',
+                          'qemu_args': ('-smp 2', '-m 1024'),
+                          'kernel_args': ("hugepagesz=2M hugepages='16'",)})
+        good = rows.Row(**{**self.row.__dict__, 'name': 'good'})
+        rc, out = self.run_main(good, bad)
+        self.assertEqual(rc, 1)
+        res = self.tmp / 'results'
+        self.assertFalse((res / 'good' / 'reproduce.sh').exists())
+        script = res / 'bad' / 'reproduce.sh'
+        self.assertTrue(os.access(script, os.X_OK))
+        self.assertIn(f'make matrix ROWS=bad, or kunit.py alone: {script}',
+                      out)
+        text = script.read_text()
+        self.assertIn('make matrix ROWS=bad', text)
+        self.assertIn('CONFIG_SPLIT_PMD_PTLOCKS=y',
+                      (res / 'bad' / 'kunitconfig').read_text())
+        # The shell hands kunit.py exactly the row's arguments.
+        subprocess.run([str(script)], check=True)
+        argv = json.loads((self.tmp / 'build' / 'bad' /
+                           'run-args.json').read_text())
+        self.assertEqual(argv, [
+            'run', '--arch=x86_64',
+            f'--build_dir={self.tmp / "build" / "bad"}',
+            f'--kunitconfig={res / "bad" / "kunitconfig"}', '--timeout=10',
+            '--qemu_args=-smp 2', '--qemu_args=-m 1024',
+            '--kernel_args=panic=-1',
+            "--kernel_args=hugepagesz=2M hugepages='16'"])
 
 
 if __name__ == '__main__':

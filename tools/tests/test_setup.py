@@ -12,11 +12,15 @@ SETUP = Path(__file__).resolve().parents[1] / 'setup.sh'
 
 
 def fake_bin(d: Path, missing: str, uid: int) -> None:
+    # dpkg-query -W -f='${Package} ${Status}\n' PKG...: one line per
+    # installed package, an error (stderr, exit 1) for a missing one.
     (d / 'dpkg-query').write_text(
-        '#!/bin/sh\n'
-        f'for a; do pkg="$a"; done\n'
-        f'if [ "$pkg" = "{missing}" ]; then exit 1; fi\n'
-        "echo 'install ok installed'\n")
+        '#!/bin/sh\nrc=0\n'
+        'for a; do case "$a" in\n'
+        '-*) ;;\n'
+        f'{missing}) echo "no packages found matching $a" >&2; rc=1 ;;\n'
+        '*) echo "$a install ok installed" ;;\n'
+        'esac; done\nexit $rc\n')
     (d / 'id').write_text(f'#!/bin/sh\necho {uid}\n')
     (d / 'apt-get').write_text('#!/bin/sh\necho APT-GET-RAN "$@"\nexit 0\n')
     (d / 'dpkg').write_text('#!/bin/sh\nexit 0\n')
