@@ -55,7 +55,7 @@ check-bases: setup
 	@$(PY) tools/check_bases.py
 
 unit:
-	@$(PY) -m unittest discover -s tools/tests -t . -v
+	@$(PY) -m unittest discover -s tools/tests -t tools -v
 
 test: setup
 	@$(PY) tools/testall.py all

@@ -17,15 +17,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import kpatch  # noqa: E402
-import rows as rowsmod  # noqa: E402
-from matrix import kunit_args  # noqa: E402
+import paths
+import rows as rowsmod
+import series
+import tree as treemod
+from runner import boot_args, kunit_args
 
 
-def timed(fn, n: int) -> float:
+def timed(fn: Callable[[], object], n: int) -> float:
     samples = []
     for _ in range(n):
         t0 = time.monotonic()
@@ -42,20 +43,18 @@ def main() -> int:
     tree = Path(args.tree)
     figures = []
     figures.append(('prepare, nothing changed', timed(
-        lambda: kpatch.prepare(None), args.repeat), 2.0))
+        lambda: treemod.prepare(None), args.repeat), 2.0))
 
     def gen() -> None:
         with tempfile.TemporaryDirectory() as td:
-            kpatch.generate(Path(td))
+            series.generate(Path(td))
     figures.append(('regenerate the series (make gen)',
                     timed(gen, args.repeat), 30.0))
     row = rowsmod.default_row(rowsmod.load_rows())
-    build = kpatch.work_dir() / 'build' / row.name
+    build = paths.build_root() / row.name
     if (build / '.config').exists():
-        cmd = [sys.executable, str(tree / 'tools/testing/kunit/kunit.py'),
-               'exec', *kunit_args(row, tree, build)]
-        cmd += [f'--qemu_args={a}' for a in row.qemu_args]
-        cmd += [f'--kernel_args={a}' for a in ('panic=-1', *row.kernel_args)]
+        cmd = [sys.executable, str(paths.kunit_py(tree)), 'exec',
+               *kunit_args(row, build), *boot_args(row)]
         figures.append((f'boot+test of row {row.name} (built)', timed(
             lambda: subprocess.run(cmd, cwd=tree, capture_output=True),
             args.repeat), 30.0))

@@ -23,17 +23,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import kpatch  # noqa: E402
-import rows as rowsmod  # noqa: E402
+import matrix
+import paths
+import rows as rowsmod
+import tree as treemod
+from gitcmd import log
+from paths import DEBIAN_PKG, SeriesError
 
 
 def archive_versions() -> list[str]:
     """Versions of linux-source-6.12 the configured archive offers, newest
     first (apt-cache madison)."""
-    res = subprocess.run(['apt-cache', 'madison', kpatch.DEBIAN_PKG],
+    res = subprocess.run(['apt-cache', 'madison', DEBIAN_PKG],
                          capture_output=True, text=True)
     out: list[str] = []
     for line in res.stdout.splitlines():
@@ -41,8 +44,8 @@ def archive_versions() -> list[str]:
         if len(parts) >= 2 and parts[1] not in out:
             out.append(parts[1])
     if not out:
-        raise kpatch.KpatchError(
-            f'apt-cache madison {kpatch.DEBIAN_PKG} lists no versions: run '
+        raise SeriesError(
+            f'apt-cache madison {DEBIAN_PKG} lists no versions: run '
             f'`apt-get update` (as root) first')
     return out
 
@@ -55,27 +58,27 @@ def pick(offered: list[str], spec: str) -> list[str]:
     want = [v.strip() for v in spec.split(',') if v.strip()]
     bad = [v for v in want if v not in offered]
     if bad:
-        raise kpatch.KpatchError(f'BASES: {", ".join(bad)} not offered by the '
+        raise SeriesError(f'BASES: {", ".join(bad)} not offered by the '
                                  f'archive; it offers {", ".join(offered)}')
     return want
 
 
 def tarball_of(version: str, folder: Path) -> Path:
     """linux-source-6.12.tar.xz of one version, downloaded once."""
-    tarball = folder / kpatch.DEBIAN_TARBALL.name
+    tarball = folder / paths.DEBIAN_TARBALL.name
     if tarball.exists():
         return tarball
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as td:
-        kpatch.log(f'apt-get download {kpatch.DEBIAN_PKG}={version}')
+        log(f'apt-get download {DEBIAN_PKG}={version}')
         res = subprocess.run(['apt-get', 'download', '-q',
-                              f'{kpatch.DEBIAN_PKG}={version}'], cwd=td,
+                              f'{DEBIAN_PKG}={version}'], cwd=td,
                              capture_output=True, text=True)
         debs = list(Path(td).glob('*.deb'))
         if res.returncode != 0 or not debs:
-            raise kpatch.KpatchError(f'apt-get download {kpatch.DEBIAN_PKG}='
+            raise SeriesError(f'apt-get download {DEBIAN_PKG}='
                                      f'{version} failed: {res.stderr.strip()}')
-        member = f'./usr/src/{kpatch.DEBIAN_TARBALL.name}'
+        member = f'./usr/src/{paths.DEBIAN_TARBALL.name}'
         with open(Path(td) / 't.part', 'wb') as fh:
             dpkg = subprocess.Popen(['dpkg-deb', '--fsys-tarfile',
                                      str(debs[0])], stdout=subprocess.PIPE)
@@ -90,34 +93,28 @@ def tarball_of(version: str, folder: Path) -> Path:
 
 def prepared_tree(version: str) -> Path:
     """Base + series for one version; the installed one is the main tree."""
-    if version == kpatch.debian_version():
-        return kpatch.prepare(None)
-    folder = kpatch.work_dir() / 'bases' / version
-    tree, base = kpatch.ensure_debian_base(tarball_of(version, folder),
+    if version == treemod.debian_version():
+        return treemod.prepare(None)
+    folder = paths.work_dir() / 'bases' / version
+    tree, base = treemod.ensure_debian_base(tarball_of(version, folder),
                                            version, folder / 'linux')
-    return kpatch.prepare_tree(tree, base, 'series',
-                               f'Debian {kpatch.DEBIAN_PKG} {version}')
+    return treemod.prepare_tree(tree, base, 'series',
+                               f'Debian {DEBIAN_PKG} {version}')
 
 
-def run_default_row(version: str, tree: Path) -> tuple[bool, str]:
-    """The default row on one version's tree; (passed, one-line summary)."""
-    installed = version == kpatch.debian_version()
-    build_root = kpatch.work_dir() / ('build' if installed else
-                                      f'bases/{version}/build')
-    results = Path(os.environ.get('RESULTS') or kpatch.REPO / 'results')
-    env = {**os.environ, 'RESULTS': str(results / 'bases' / version)}
-    proc = subprocess.run([sys.executable, str(HERE / 'matrix.py'), 'run',
-                           '--default', '--tree', str(tree),
-                           '--build-root', str(build_root)],
-                          env=env, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines()
-             if ln.startswith('matrix: [')]
-    tail = (proc.stdout + proc.stderr).strip().splitlines() or ['no output']
-    summary = lines[-1].split('] ', 1)[-1] if lines else tail[-1]
-    return proc.returncode == 0, summary
+def run_default_row(version: str, prepared: Path, row: rowsmod.Row) -> bool:
+    """The default row on one version's tree, in-process; results in
+    results/bases/<version>/, builds in the version's own folder (the
+    installed version's are the matrix's)."""
+    installed = version == treemod.debian_version()
+    build_root = paths.build_root() if installed else \
+        paths.work_dir() / 'bases' / version / 'build'
+    with paths.results_in(paths.results_dir() / 'bases' / version):
+        out = matrix.run_matrix([row], prepared, build_root)
+    return all(r.passed for r in out)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--bases', default=os.environ.get('BASES', ''),
                     help='comma-separated versions, or "all" (default: the '
@@ -126,27 +123,28 @@ def main(argv: list[str] | None = None) -> int:
     row = rowsmod.default_row(rowsmod.load_rows())
     try:
         versions = pick(archive_versions(), args.bases)
-    except kpatch.KpatchError as e:
+    except SeriesError as e:
         print(f'check-bases: error: {e}', file=sys.stderr)
         return 2
-    print(f'check-bases: {len(versions)} version(s) of {kpatch.DEBIAN_PKG}: '
+    print(f'check-bases: {len(versions)} version(s) of {DEBIAN_PKG}: '
           f'{", ".join(versions)}; row {row.name}; the series was generated '
-          f'on {kpatch.recorded_base() or "?"}', flush=True)
+          f'on {treemod.recorded_base() or "?"}', flush=True)
     t_all = time.monotonic()
     table = []
     for v in versions:
         t0 = time.monotonic()
         print(f'check-bases: [{v}] preparing', flush=True)
         try:
-            tree = prepared_tree(v)
-        except kpatch.KpatchError as e:
+            prepared = prepared_tree(v)
+        except SeriesError as e:
             table.append((v, False, f'does not apply: {e}'.splitlines()[0],
                           time.monotonic() - t0))
             print(f'check-bases: [{v}] {e}', flush=True)
             continue
         print(f'check-bases: [{v}] applies; running row {row.name}',
               flush=True)
-        ok, summary = run_default_row(v, tree)
+        ok = run_default_row(v, prepared, row)
+        summary = f'row {row.name} ' + ('passed' if ok else 'FAILED')
         table.append((v, ok, summary, time.monotonic() - t0))
         print(f'check-bases: [{v}] {summary} ({time.monotonic() - t0:.0f}s)',
               flush=True)

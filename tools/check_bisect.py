@@ -21,22 +21,48 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import kpatch  # noqa: E402
-import rows as rowsmod  # noqa: E402
-from matrix import ccache_make_option, scan_build_warnings  # noqa: E402
+import paths
+import rows as rowsmod
+import suites as suitesmod
+import tree as treemod
+from console import scan_build_warnings
+from gitcmd import add_worktree, git
+from paths import SeriesError
+from runner import ccache_env
 
 DEFAULT_ROWS = 'x86_64,i386-pae,i386-nopae'
 
 
 def prefix_config(row: rowsmod.Row, applied: set[str],
-                  suites: dict[str, kpatch.Suite]) -> str:
+                  suites: dict[str, suitesmod.Suite]) -> str:
     """The row's merged config without tests whose patch is not applied."""
     absent = {s.config for name, s in suites.items() if name not in applied}
     return rowsmod.render_config(
         [f'check-bisect: row {row.name}'],
         {k: v for k, v in row.config_entries().items() if k not in absent})
+
+
+def build_prefix(row: rowsmod.Row, wt: Path, cfg: Path, jobs: int,
+                 what: str) -> bool:
+    """kunit.py build of the checked-out prefix: no error, no warning."""
+    make_options, env = ccache_env(paths.work_dir())
+    t0 = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, str(paths.kunit_py(wt)), 'build',
+         f'--arch={row.arch}',
+         f'--build_dir={paths.build_root() / f"bisect-{row.name}"}',
+         f'--kunitconfig={cfg}', f'--jobs={jobs}',
+         '--make_options', make_options],
+        cwd=wt, capture_output=True, text=True, env={**os.environ, **env})
+    warnings = scan_build_warnings(res.stdout + res.stderr)
+    ok = res.returncode == 0 and not warnings
+    print(f'bisect: {row.name} {what}: {"builds" if ok else "FAILS"} '
+          f'({time.monotonic() - t0:.0f}s)', flush=True)
+    if warnings:
+        print('\n'.join(warnings))
+    elif not ok:
+        print('\n'.join((res.stdout + res.stderr).splitlines()[-30:]))
+    return ok
 
 
 def main() -> int:
@@ -48,46 +74,29 @@ def main() -> int:
     try:
         rows = rowsmod.select(rowsmod.load_rows(),
                               args.rows or DEFAULT_ROWS)
-        tree = kpatch.prepare(None)
-        names = [n for n in kpatch.read_series() if n != kpatch.COVER]
-        suites = kpatch.load_suites()
-    except (rowsmod.RowError, kpatch.KpatchError) as e:
+        tree = treemod.prepare(None)
+        names = paths.patches()
+        suites = suitesmod.load_suites()
+    except (rowsmod.RowError, SeriesError) as e:
         print(f'check-bisect: {e}', file=sys.stderr)
         return 2
-    wd = kpatch.work_dir()
+    wd = paths.work_dir()
     wt = wd / 'bisect'
     if not (wt / '.git').exists():
-        kpatch.git(['worktree', 'prune'], tree)
-        kpatch.git(['worktree', 'add', '-f', '--detach', str(wt), 'base'],
-                   tree)
+        add_worktree(tree, wt, 'base')
     bad = total = 0
     t_all = time.monotonic()
     for row in rows:
-        build = wd / 'build' / f'bisect-{row.name}'
         cfg = wd / f'bisect-{row.name}.kunitconfig'
         for k in range(1, len(names) + 1):
-            rev = kpatch.git(['rev-parse', f'series~{len(names) - k}'],
-                             tree).strip()
-            kpatch.git(['checkout', '-q', '-f', '--detach', rev], wt)
+            rev = git(['rev-parse', f'series~{len(names) - k}'],
+                      tree).strip()
+            git(['checkout', '-q', '-f', '--detach', rev], wt)
             cfg.write_text(prefix_config(row, set(names[:k]), suites))
-            t0 = time.monotonic()
-            res = subprocess.run(
-                [sys.executable, str(wt / 'tools/testing/kunit/kunit.py'),
-                 'build', f'--arch={row.arch}', f'--build_dir={build}',
-                 f'--kunitconfig={cfg}', f'--jobs={args.jobs}',
-                 '--make_options', ccache_make_option(wd)],
-                cwd=wt, capture_output=True, text=True)
-            warnings = scan_build_warnings(res.stdout + res.stderr)
-            ok = res.returncode == 0 and not warnings
+            ok = build_prefix(row, wt, cfg, args.jobs,
+                              f'{k}/{len(names)} {names[k - 1]}')
             total += 1
             bad += not ok
-            print(f'bisect: {row.name} {k}/{len(names)} {names[k - 1]}: '
-                  f'{"builds" if ok else "FAILS"} '
-                  f'({time.monotonic() - t0:.0f}s)', flush=True)
-            if warnings:
-                print('\n'.join(warnings))
-            elif not ok:
-                print('\n'.join((res.stdout + res.stderr).splitlines()[-30:]))
     print(f'check-bisect: {len(rows)} rows x {len(names)} prefixes in '
           f'{time.monotonic() - t_all:.0f}s')
     print(f'{total - bad} passed, {bad} failed')

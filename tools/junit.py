@@ -14,9 +14,9 @@ that is what this writes:
         <failure message="one line">log excerpt</failure>   (or <error>,
         <skipped message="reason"/>)                          or neither)
 
-The input is the row dicts of results/<row>/result.json (asdict(RowResult)
-in matrix.py), so this file needs nothing from the runner; `matrix.py
-report` rewrites junit.xml from results/.
+The input is typed results (tools/results.py), as the runner returns them
+or results/<row>/result.json holds them; `matrix.py report` rewrites
+junit.xml from results/.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
+
+from results import Case, RowResult, Status
 
 # The runner's checks of a row, each a <testcase> of the row's own suite,
-# with the reason prefixes (matrix.py run_row) that make it fail.
+# with the reason prefixes (tools/runner.py) that make it fail.
 CHECKS: list[tuple[str, tuple[str, ...]]] = [
     ('build', ('kunit.py build failed', 'build timed out',
                'build warning: ')),
@@ -56,33 +58,31 @@ def one_line(text: str) -> str:
     return line if len(line) <= MESSAGE_MAX else line[:MESSAGE_MAX - 3] + '...'
 
 
-def case_name(case: dict[str, Any]) -> str:
-    param = case.get('param')
-    return f'{case["case"]} [{param}]' if param else str(case['case'])
+def case_name(case: Case) -> str:
+    return f'{case.case} [{case.param}]' if case.param else case.case
 
 
-def case_reason(case: dict[str, Any]) -> str:
-    """The reason run_row gives for a failed case (see matrix.run_row)."""
-    return f'{case["suite"]}.{case_name(case)}: {case["status"]}'
+def case_reason(case: Case) -> str:
+    """The reason the runner gives for a failed case."""
+    return f'{case.name}: {case.status.value}'
 
 
-def seconds(v: Any) -> float:
+def seconds(v: Optional[float]) -> float:
     ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-    return float(v) if ok else 0.0
+    return float(v) if ok and v is not None else 0.0
 
 
-def classify(row: dict[str, Any]) -> dict[str, list[str]]:
+def classify(row: RowResult) -> dict[str, list[str]]:
     """The row's reasons by check; failed KUnit cases are their own."""
-    own = {case_reason(c) for c in row.get('cases') or []}
+    own = {case_reason(c) for c in row.cases}
     out: dict[str, list[str]] = {}
-    for reason in row.get('reasons') or []:
+    for reason in row.reasons:
         if reason in own:
             continue
         name = next((n for n, prefixes in CHECKS
                      if reason.startswith(prefixes)), OTHER)
         if reason == 'interrupted':     # Ctrl-C: what was running failed
-            name = 'timeout/crash' if row.get('build_ok') else 'build'
-
+            name = 'timeout/crash' if row.build_ok else 'build'
         out.setdefault(name, []).append(reason)
     return out
 
@@ -111,52 +111,46 @@ def suite(name: str, cases: list[ET.Element]) -> ET.Element:
     return ts
 
 
-def check_cases(row: dict[str, Any]) -> list[ET.Element]:
+def check_cases(row: RowResult) -> list[ET.Element]:
     """The row's own testcases: one per runner check."""
-    name = str(row['row'])
     failed = classify(row)
-    built = bool(row.get('build_ok'))
-    console = str(row.get('console_excerpt') or '')
     out = []
     for check, _ in CHECKS + ([(OTHER, ())] if OTHER in failed else []):
-        t = (seconds(row.get('build_seconds')) if check == 'build' else
-             seconds(row.get('boot_seconds')) if check == 'timeout/crash'
-             else 0.0)
-        tc = testcase(name, check, t)
+        t = (seconds(row.build_seconds) if check == 'build' else
+             seconds(row.boot_seconds) if check == 'timeout/crash' else 0.0)
+        tc = testcase(row.row, check, t)
         reasons = failed.get(check)
         if reasons:
+            console = row.console_excerpt
             outcome(tc, 'failure', reasons[0],
                     '\n'.join(reasons) + ('\n\n' + console if console else ''))
-        elif check != 'build' and (row.get('interrupted') or not built):
+        elif check != 'build' and (row.interrupted or not row.build_ok):
             outcome(tc, 'skipped', 'not run: ' + (
-                'interrupted' if row.get('interrupted') else
-                'the build failed'))
+                'interrupted' if row.interrupted else 'the build failed'))
         out.append(tc)
     return out
 
 
-def kunit_suites(row: dict[str, Any]) -> list[ET.Element]:
+def kunit_suites(row: RowResult) -> list[ET.Element]:
     """One <testsuite> per KUnit suite of the row, in first-seen order."""
     by_suite: dict[str, list[ET.Element]] = {}
-    for c in row.get('cases') or []:
-        cls = f'{row["row"]}.{c["suite"]}'
-        tc = testcase(cls, case_name(c), seconds(c.get('duration')))
-        status = str(c.get('status', '')).upper()
-        if status == 'SKIP':
-            outcome(tc, 'skipped', c.get('skip_reason') or 'skipped')
-        elif status == 'FAIL':
-            outcome(tc, 'failure', case_reason(c), c.get('log') or '')
-        elif status != 'PASS':        # ERROR: crashed or never finished
-            outcome(tc, 'error', case_reason(c), c.get('log') or '')
+    for c in row.cases:
+        cls = f'{row.row}.{c.suite}'
+        tc = testcase(cls, case_name(c), seconds(c.duration))
+        if c.status is Status.SKIP:
+            outcome(tc, 'skipped', c.skip_reason or 'skipped')
+        elif c.status is Status.FAIL:
+            outcome(tc, 'failure', case_reason(c), c.log)
+        elif c.status is Status.ERROR:    # crashed or never finished
+            outcome(tc, 'error', case_reason(c), c.log)
         by_suite.setdefault(cls, []).append(tc)
     return [suite(n, cases) for n, cases in by_suite.items()]
 
 
-def build(rows: list[dict[str, Any]], name: str = 'kunit-matrix'
-          ) -> ET.Element:
+def build(rows: list[RowResult], name: str = 'kunit-matrix') -> ET.Element:
     root = ET.Element('testsuites', name=name)
     for row in rows:
-        root.append(suite(str(row['row']), check_cases(row)))
+        root.append(suite(row.row, check_cases(row)))
         root.extend(kunit_suites(row))
     for attr in ('tests', 'failures', 'errors', 'skipped'):
         root.set(attr, str(sum(int(s.get(attr, 0)) for s in root)))
@@ -164,7 +158,7 @@ def build(rows: list[dict[str, Any]], name: str = 'kunit-matrix'
     return root
 
 
-def write(path: Path, rows: list[dict[str, Any]]) -> None:
+def write(path: Path, rows: list[RowResult]) -> None:
     tree = ET.ElementTree(build(rows))
     ET.indent(tree)
     tmp = path.with_name(path.name + '.tmp')

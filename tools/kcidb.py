@@ -26,14 +26,16 @@ import math
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+
+from paths import COVER
+from results import RowResult
 
 ORIGIN = 'kunitport'
 SCHEMA_MAJOR, SCHEMA_MINOR = 5, 3
 LOG_EXCERPT_MAX = 16384
-COVER_LETTER = '0000-cover-letter.patch'
 STATUSES = ('FAIL', 'ERROR', 'MISS', 'PASS', 'DONE', 'SKIP')
-KUNIT_STATUS = {s: s for s in ('PASS', 'FAIL', 'SKIP', 'ERROR')}
 ARCHES = {'x86-64': 'x86_64', 'amd64': 'x86_64', 'i686': 'i386',
           'x86': 'i386'}
 
@@ -47,7 +49,7 @@ DATETIME_RE = re.compile(r'(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)'
                          r'(\.\d+)?([Zz]|[+-](\d\d):(\d\d))')
 URI_RE = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"{}|\\^`\x00-\x1f\x7f]*')
 
-Check = Callable[[Any, str], list]
+Check = Callable[[Any, str], list[str]]
 
 
 # ---------------------------------------------------------------- validator
@@ -76,8 +78,9 @@ def datetime_error(s: str) -> Optional[str]:
     return f'{s!r} has a time or offset out of range' if bad else None
 
 
-def _str(rx: Optional[re.Pattern] = None, what: str = '',
-         maxlen: Optional[int] = None, fmt: Optional[Callable] = None,
+def _str(rx: Optional[re.Pattern[str]] = None, what: str = '',
+         maxlen: Optional[int] = None,
+         fmt: Optional[Callable[[str], Optional[str]]] = None,
          nul_ok: bool = False) -> Check:
     def check(v: Any, p: str) -> list[str]:
         if not isinstance(v, str):
@@ -98,7 +101,7 @@ def _enum(*values: str) -> Check:
                 f'{v!r} is not one of {", ".join(values)}')
 
 
-def _num(types: tuple, want: str, lo: Optional[int] = None,
+def _num(types: tuple[type, ...], want: str, lo: Optional[int] = None,
          hi: Optional[int] = None) -> Check:
     def check(v: Any, p: str) -> list[str]:
         if isinstance(v, bool) != (bool in types) or not isinstance(v, types):
@@ -130,7 +133,8 @@ def _array(item: Check) -> Check:
     return check
 
 
-def _object(fields: Optional[dict] = None, required: tuple = ()) -> Check:
+def _object(fields: Optional[dict[str, Check]] = None,
+            required: tuple[str, ...] = ()) -> Check:
     """An object with these fields only; fields=None: free-form (misc)."""
     def check(v: Any, p: str) -> list[str]:
         if not isinstance(v, dict):
@@ -231,10 +235,11 @@ def validate(report: Any, self_contained: bool = True) -> list[str]:
     minor = ver.get('minor', 0) if isinstance(ver, dict) else None
     if _num((int,), '', 0, SCHEMA_MINOR)(minor, ''):
         minor = None                # already reported, if wrong
-    ids: dict[str, set] = {}
+    ids: dict[str, set[Any]] = {}
     for name in OBJECTS:
         objs = report.get(name)
-        seen, ids[name] = set(), set()
+        seen: set[Any] = set()
+        ids[name] = set()
         for i, obj in enumerate(objs if isinstance(objs, list) else []):
             if not isinstance(obj, dict):
                 continue
@@ -287,11 +292,12 @@ def path_component(text: str) -> str:
     return comp or 'p' + hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def excerpt(text: Any, keep: str = 'tail', limit: int = LOG_EXCERPT_MAX
+def excerpt(raw: Any, keep: str = 'tail', limit: int = LOG_EXCERPT_MAX
             ) -> str:
-    """text without NULs, cut to at most limit characters: its tail (a
+    """raw without NULs, cut to at most limit characters: its tail (a
     console ends with what matters) or head (a case's first failure)."""
-    text, mark = str(text or '').replace('\0', ''), '[... truncated ...]'
+    text: str = str(raw or '').replace('\0', '')
+    mark = '[... truncated ...]'
     if len(text) <= limit:
         return text
     if limit <= len(mark) + 1:
@@ -301,7 +307,7 @@ def excerpt(text: Any, keep: str = 'tail', limit: int = LOG_EXCERPT_MAX
     return text[:limit - len(mark) - 1] + '\n' + mark
 
 
-def _unique(name: str, used: set) -> str:
+def _unique(name: str, used: set[str]) -> str:
     out, n = name, 1
     while out in used:
         n += 1
@@ -329,114 +335,136 @@ def _seconds(v: Any) -> Optional[float]:
     return float(v) if ok and math.isfinite(v) else None
 
 
-def _put(obj: dict, **fields: Any) -> dict:
+def _put(obj: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """Set the fields that have a value (KCIDB has no nulls)."""
     obj.update((k, v) for k, v in fields.items() if v not in (None, ''))
     return obj
 
 
-def _row_tests(row: dict, name: str, build_id: str,
-               start: Optional[dt.datetime]) -> list[dict]:
-    """The row's summary test ("kunit") and one test per KUnit case."""
-    when = start.isoformat() if start else None
-    verdict = _text(row.get('verdict') or 'fail').lower()
-    reasons = [_text(r) for r in row.get('reasons') or []]
-    cases = row.get('cases') or []
+@dataclass
+class Checkout:
+    """What was tested: the base and the patches on it."""
+    base: str = ''
+    base_desc: str = ''
+    patch_files: list[str] = field(default_factory=list)
+    start_time: str = ''
+    tree_name: str = ''
+    git_repository_url: Optional[str] = None
+
+
+def _summary_test(row: RowResult, build_id: str, when: Optional[str]
+                  ) -> dict[str, Any]:
+    """The row's summary test ("kunit"): its verdict and reasons."""
+    verdict = 'pass' if row.passed else 'fail'
+    reasons = [_text(r) for r in row.reasons]
     counts: dict[str, int] = {}
-    for c in cases:
-        s = _text(c.get('status')).upper()
-        counts[s] = counts.get(s, 0) + 1
-    if not row.get('build_ok'):
-        status = 'MISS'            # never ran: the build failed
-    else:
-        status = 'PASS' if verdict == 'pass' and not reasons else 'FAIL'
+    for c in row.cases:
+        counts[c.status.value] = counts.get(c.status.value, 0) + 1
+    # MISS: never ran, the build failed.
+    status = 'MISS' if not row.build_ok else \
+        'PASS' if row.passed and not reasons else 'FAIL'
     summary = _put({'id': f'{build_id}:kunit', 'build_id': build_id,
                     'origin': ORIGIN, 'path': 'kunit', 'status': status,
-                    'comment': f'KUnit run of matrix row {name}: {verdict}',
+                    'comment': f'KUnit run of matrix row {row.row}: '
+                               f'{verdict}',
                     'misc': {'verdict': verdict, 'reasons': reasons,
                              'counts': counts}}, start_time=when)
-    if row.get('build_ok'):
-        _put(summary, duration=_seconds(row.get('boot_seconds')))
+    if row.build_ok:
+        _put(summary, duration=_seconds(row.boot_seconds))
     if status != 'PASS':           # the reasons, then the console's tail
         head = '\n'.join(reasons or [f'verdict: {verdict}'])
-        tail = excerpt(row.get('console_excerpt'), 'tail',
+        tail = excerpt(row.console_excerpt, 'tail',
                        max(LOG_EXCERPT_MAX - len(head) - 2, 0))
         summary['log_excerpt'] = excerpt(
             head + ('\n\n' + tail if tail else ''), 'head')
-    tests, paths = [summary], {'kunit'}
-    for c in cases:
-        param = c.get('param')
-        parts = [c.get('suite'), c.get('case')] + (
-            [param] if param not in (None, '') else [])
+    return summary
+
+
+def _row_tests(row: RowResult, build_id: str,
+               start: Optional[dt.datetime]) -> list[dict[str, Any]]:
+    """The row's summary test ("kunit") and one test per KUnit case."""
+    when = start.isoformat() if start else None
+    tests, used = [_summary_test(row, build_id, when)], {'kunit'}
+    for c in row.cases:
+        parts = [c.suite, c.case] + ([c.param] if c.param else [])
         path = _unique('.'.join(['kunit'] + [path_component(_text(x))
-                                             for x in parts]), paths)
-        raw = _text(c.get('status')).upper()
-        misc = _put({}, suite=_text(c.get('suite')),
-                    case=_text(c.get('case')), param=_text(param),
-                    kunit_status=None if raw in KUNIT_STATUS else raw)
+                                             for x in parts]), used)
+        misc = _put({}, suite=_text(c.suite), case=_text(c.case),
+                    param=_text(c.param))
         t = _put({'id': f'{build_id}:{path}', 'build_id': build_id,
-                  'origin': ORIGIN, 'path': path,
-                  'status': KUNIT_STATUS.get(raw, 'ERROR')},
-                 duration=_seconds(c.get('duration')), start_time=when,
+                  'origin': ORIGIN, 'path': path, 'status': c.status.value},
+                 duration=_seconds(c.duration), start_time=when,
                  misc=misc or None)
-        if t['status'] in ('FAIL', 'ERROR'):
-            _put(t, log_excerpt=excerpt(c.get('log'), 'head'))
+        if c.status.failed:
+            _put(t, log_excerpt=excerpt(c.log, 'head'))
         tests.append(t)
     return tests
 
 
-def build_report(checkout: dict, rows: list[dict]) -> dict:
-    """A KCIDB v5.3 report: the patched checkout, one build per matrix row,
-    and per row a "kunit" summary test plus one test per KUnit case
-    ("kunit.<suite>.<case>[.<param>]").  Ids derive from the base commit,
-    the patchset hash and the row name, so they are deterministic."""
-    files = [f for f in checkout.get('patch_files') or []
-             if os.path.basename(f) != COVER_LETTER]
+def _checkout(co: Checkout) -> tuple[dict[str, Any], list[str]]:
+    """The KCIDB checkout, and the patch files it counts."""
+    files = [f for f in co.patch_files if os.path.basename(f) != COVER]
     blobs = []
     for f in files:
         with open(f, 'rb') as fh:
             blobs.append(fh.read())
     phash = patchset_hash(blobs)
-    base = _text(checkout.get('base')).strip().lower()
+    base = _text(co.base).strip().lower()
     key = (path_component(base[:12]) if base else 'nobase') + (
         f'+{phash[:12]}' if phash else '')
-    url = checkout.get('git_repository_url')
-    start = _time(checkout.get('start_time'))
-    co = _put({'id': f'{ORIGIN}:{key}', 'origin': ORIGIN,
-               'patchset_hash': phash, 'valid': True},
-              git_commit_hash=base if SHA1_RE.fullmatch(base) else None,
-              tree_name=_text(checkout.get('tree_name')),
-              comment=_text(checkout.get('base_desc')),
-              git_repository_url=url if isinstance(url, str) and
-              GIT_URL_RE.fullmatch(url) and not _uri_error(url) else None,
-              start_time=start.isoformat() if start else None,
-              misc={'patches': [os.path.basename(f) for f in files]})
-    if base and 'git_commit_hash' not in co:
-        co['misc']['base'] = base
-    builds, tests, used, done = [], [], set(), []
+    url = co.git_repository_url
+    start = _time(co.start_time)
+    out = _put({'id': f'{ORIGIN}:{key}', 'origin': ORIGIN,
+                'patchset_hash': phash, 'valid': True},
+               git_commit_hash=base if SHA1_RE.fullmatch(base) else None,
+               tree_name=_text(co.tree_name), comment=_text(co.base_desc),
+               git_repository_url=url if isinstance(url, str) and
+               GIT_URL_RE.fullmatch(url) and not _uri_error(url) else None,
+               start_time=start.isoformat() if start else None,
+               misc={'patches': [os.path.basename(f) for f in files]})
+    if base and 'git_commit_hash' not in out:
+        out['misc']['base'] = base
+    return out, files
+
+
+def _build(row: RowResult, name: str, build_id: str, checkout_id: str
+           ) -> dict[str, Any]:
+    arch = _text(row.arch).lower()
+    rstart = _time(row.start_time)
+    b = _put({'id': build_id, 'origin': ORIGIN, 'checkout_id': checkout_id,
+              'status': 'PASS' if row.build_ok else 'FAIL'},
+             comment=_text(row.description),
+             architecture=ARCHES.get(arch, re.sub(r'[^a-z0-9_]', '_', arch)),
+             config_name=_text(row.config_name),
+             compiler=_text(row.compiler),
+             duration=_seconds(row.build_seconds),
+             start_time=rstart.isoformat() if rstart else None,
+             misc={'row': name, 'verdict': 'pass' if row.passed else 'fail'})
+    if not row.build_ok or not row.passed:
+        _put(b, log_excerpt=excerpt(row.console_excerpt))
+    return b
+
+
+def build_report(checkout: Checkout, rows: list[RowResult]) -> dict[str, Any]:
+    """A KCIDB v5.3 report: the patched checkout, one build per matrix row,
+    and per row a "kunit" summary test plus one test per KUnit case
+    ("kunit.<suite>.<case>[.<param>]").  Ids derive from the base commit,
+    the patchset hash and the row name, so they are deterministic."""
+    co, _ = _checkout(checkout)
+    builds: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    used: set[str] = set()
+    done: list[tuple[dt.datetime, dt.datetime]] = []
     for i, row in enumerate(rows):
-        name = _text(row.get('row') or row.get('config_name') or f'row{i}')
+        name = _text(row.row or row.config_name or f'row{i}')
         build_id = f'{co["id"]}-{_unique(path_component(name), used)}'
-        arch = _text(row.get('arch')).lower()
-        ok, rstart = bool(row.get('build_ok')), _time(row.get('start_time'))
-        bsec, tsec = (_seconds(row.get('build_seconds')),
-                      _seconds(row.get('boot_seconds')))
-        b = _put({'id': build_id, 'origin': ORIGIN, 'checkout_id': co['id'],
-                  'status': 'PASS' if ok else 'FAIL'},
-                 comment=_text(row.get('description')),
-                 architecture=ARCHES.get(arch, re.sub(r'[^a-z0-9_]', '_',
-                                                      arch)),
-                 config_name=_text(row.get('config_name')),
-                 compiler=_text(row.get('compiler')), duration=bsec,
-                 start_time=rstart.isoformat() if rstart else None,
-                 misc={'row': name, 'verdict': _text(row.get('verdict'))})
-        if not ok or _text(row.get('verdict')).lower() != 'pass':
-            _put(b, log_excerpt=excerpt(row.get('console_excerpt')))
-        builds.append(b)
+        builds.append(_build(row, name, build_id, co['id']))
+        rstart = _time(row.start_time)
+        bsec, tsec = _seconds(row.build_seconds), _seconds(row.boot_seconds)
         tstart = rstart + dt.timedelta(seconds=bsec or 0) if rstart else None
         if tstart:
             done.append((tstart, tstart + dt.timedelta(seconds=tsec or 0)))
-        tests += _row_tests(row, name, build_id, tstart)
+        tests += _row_tests(row, build_id, tstart)
     if done:
         co['origin_builds_finish_time'] = max(d[0] for d in done).isoformat()
         co['origin_tests_finish_time'] = max(d[1] for d in done).isoformat()

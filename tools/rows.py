@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-REPO = Path(__file__).resolve().parent.parent
-ROWS_FILE = REPO / 'tools' / 'rows.toml'
+import suites
+from paths import REPO, ROWS_FILE
+
 ARCHES = ('um', 'x86_64', 'i386')
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
 OPTION_RE = re.compile(r'^CONFIG_[A-Za-z0-9_]+=(y|n|m|-?[0-9]+|0x[0-9a-fA-F]+'
@@ -27,6 +28,8 @@ KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
 FIELDS = {'name', 'description', 'arch', 'kunitconfigs', 'options',
           'qemu_args', 'kernel_args', 'timeout', 'must_run', 'expect',
           'default'}
+# What [defaults] may give every row (a row's own value wins).
+DEFAULTABLE = FIELDS - {'name', 'description', 'default'}
 
 
 class RowError(Exception):
@@ -98,8 +101,96 @@ def _str_list(rec: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(val)
 
 
-def parse_rows(text: str, source: str = 'rows.toml',
-               repo: Path = REPO) -> list[Row]:
+def defaults_of(data: dict[str, Any], source: str) -> dict[str, Any]:
+    defaults = data.get('defaults', {})
+    if not isinstance(defaults, dict):
+        raise RowError(f'{source}: [defaults] must be a table')
+    unknown = set(defaults) - DEFAULTABLE
+    if unknown:
+        raise RowError(f'{source}: [defaults]: field(s) '
+                       f'{", ".join(sorted(unknown))} cannot have a default')
+    return defaults
+
+
+def check_must_run(rows: list[Row], source: str,
+                   known: Optional[set[str]]) -> None:
+    """must_run names only suites that exist (kunit/*/suite.toml)."""
+    known = suites.suite_names() if known is None else known
+    for r in rows:
+        bad = sorted(set(r.must_run) - known)
+        if bad:
+            raise RowError(f'{source}: row {r.name}: must_run names no suite: '
+                           f'{", ".join(bad)} (suites: '
+                           f'{", ".join(sorted(known))})')
+
+
+def _identity(rec: dict[str, Any], where: str) -> None:
+    unknown = set(rec) - FIELDS
+    if unknown:
+        raise _err(where, f'unknown field(s) {", ".join(sorted(unknown))}')
+    for key in ('name', 'description', 'arch'):
+        if not isinstance(rec.get(key), str) or not rec[key].strip():
+            raise _err(where, f'"{key}" is required (a string)')
+    if not NAME_RE.match(rec['name']):
+        raise _err(where, f'name {rec["name"]!r} must match '
+                   f'{NAME_RE.pattern}')
+    if rec['arch'] not in ARCHES:
+        raise _err(where, f'arch {rec["arch"]!r} is not one of '
+                   f'{", ".join(ARCHES)}')
+    if not isinstance(rec.get('default', False), bool):
+        raise _err(where, '"default" must be true or false')
+
+
+def _config(rec: dict[str, Any], where: str, repo: Path
+            ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fragments, options), each checked."""
+    frags = _str_list(rec, 'kunitconfigs', where)
+    if not frags:
+        raise _err(where, '"kunitconfigs" needs at least one fragment')
+    for frag in frags:
+        if not (repo / frag).is_file():
+            raise _err(where, f'config fragment {frag} does not exist')
+    options = _str_list(rec, 'options', where)
+    for opt in options:
+        if not OPTION_RE.match(opt):
+            raise _err(where, f'option {opt!r} is not CONFIG_NAME=value')
+    return frags, options
+
+
+def _run_fields(rec: dict[str, Any], where: str
+                ) -> tuple[int, dict[str, str], tuple[str, ...]]:
+    """(timeout, expect, qemu_args), each checked."""
+    timeout = rec.get('timeout', 300)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or \
+            not 10 <= timeout <= 3600:
+        raise _err(where, '"timeout" must be an integer 10..3600 (s)')
+    expect = rec.get('expect', {})
+    if not isinstance(expect, dict):
+        raise _err(where, '"expect" must be a table KEY = "value"')
+    for k, v in expect.items():
+        if not KEY_RE.match(k) or not isinstance(v, (str, int)) or \
+                isinstance(v, bool):
+            raise _err(where, f'expect.{k} must be a string or integer')
+    qemu = _str_list(rec, 'qemu_args', where)
+    if rec['arch'] == 'um' and qemu:
+        raise _err(where, 'qemu_args make no sense for arch um')
+    return timeout, {k: str(v) for k, v in expect.items()}, qemu
+
+
+def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
+    _identity(rec, where)
+    frags, options = _config(rec, where, repo)
+    timeout, expect, qemu = _run_fields(rec, where)
+    return Row(name=rec['name'], description=rec['description'],
+               arch=rec['arch'], kunitconfigs=frags, options=options,
+               qemu_args=qemu,
+               kernel_args=_str_list(rec, 'kernel_args', where),
+               timeout=timeout, must_run=_str_list(rec, 'must_run', where),
+               expect=expect, default=rec.get('default', False))
+
+
+def _records(text: str, source: str) -> tuple[list[Any], dict[str, Any]]:
+    """The [[row]] records and the [defaults] table of a rows file."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -107,62 +198,28 @@ def parse_rows(text: str, source: str = 'rows.toml',
     recs = data.get('row')
     if not isinstance(recs, list) or not recs:
         raise RowError(f'{source}: no [[row]] records')
-    rows: list[Row] = []
-    for i, rec in enumerate(recs, 1):
-        where = f'{source}: row {i} ({rec.get("name", "?")})'
-        unknown = set(rec) - FIELDS
-        if unknown:
-            raise _err(where, f'unknown field(s) {", ".join(sorted(unknown))}')
-        for key in ('name', 'description', 'arch'):
-            if not isinstance(rec.get(key), str) or not rec[key].strip():
-                raise _err(where, f'"{key}" is required (a string)')
-        if not NAME_RE.match(rec['name']):
-            raise _err(where, f'name {rec["name"]!r} must match '
-                       f'{NAME_RE.pattern}')
-        if rec['arch'] not in ARCHES:
-            raise _err(where, f'arch {rec["arch"]!r} is not one of '
-                       f'{", ".join(ARCHES)}')
-        frags = _str_list(rec, 'kunitconfigs', where)
-        if not frags:
-            raise _err(where, '"kunitconfigs" needs at least one fragment')
-        for frag in frags:
-            if not (repo / frag).is_file():
-                raise _err(where, f'config fragment {frag} does not exist')
-        options = _str_list(rec, 'options', where)
-        for opt in options:
-            if not OPTION_RE.match(opt):
-                raise _err(where, f'option {opt!r} is not CONFIG_NAME=value')
-        timeout = rec.get('timeout', 300)
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or \
-                not 10 <= timeout <= 3600:
-            raise _err(where, '"timeout" must be an integer 10..3600 (s)')
-        expect = rec.get('expect', {})
-        if not isinstance(expect, dict):
-            raise _err(where, '"expect" must be a table KEY = "value"')
-        for k, v in expect.items():
-            if not KEY_RE.match(k) or not isinstance(v, (str, int)) or \
-                    isinstance(v, bool):
-                raise _err(where, f'expect.{k} must be a string or integer')
-        default = rec.get('default', False)
-        if not isinstance(default, bool):
-            raise _err(where, '"default" must be true or false')
-        qemu = _str_list(rec, 'qemu_args', where)
-        if rec['arch'] == 'um' and qemu:
-            raise _err(where, 'qemu_args make no sense for arch um')
-        rows.append(Row(
-            name=rec['name'], description=rec['description'],
-            arch=rec['arch'], kunitconfigs=frags, options=options,
-            qemu_args=qemu, kernel_args=_str_list(rec, 'kernel_args', where),
-            timeout=timeout, must_run=_str_list(rec, 'must_run', where),
-            expect={k: str(v) for k, v in expect.items()}, default=default))
+    unknown_top = set(data) - {'row', 'defaults'}
+    if unknown_top:
+        raise RowError(f'{source}: unknown table(s) '
+                       f'{", ".join(sorted(unknown_top))}')
+    return recs, defaults_of(data, source)
+
+
+def parse_rows(text: str, source: str = 'rows.toml', repo: Path = REPO,
+               known_suites: Optional[set[str]] = None) -> list[Row]:
+    recs, defaults = _records(text, source)
+    rows = [parse_row({**defaults, **own},
+                      f'{source}: row {i} ({own.get("name", "?")})', repo)
+            for i, own in enumerate(recs, 1)]
     names = [r.name for r in rows]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise RowError(f'{source}: duplicate row name(s): {", ".join(dup)}')
-    defaults = [r.name for r in rows if r.default]
-    if len(defaults) != 1:
+    marked = [r.name for r in rows if r.default]
+    if len(marked) != 1:
         raise RowError(f'{source}: exactly one row must have default = true '
-                       f'(found {len(defaults)})')
+                       f'(found {len(marked)})')
+    check_must_run(rows, source, known_suites)
     return rows
 
 

@@ -14,21 +14,20 @@ checks) and exits non-zero on any failure.
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import unittest
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-import kpatch  # noqa: E402
-import rows as rowsmod  # noqa: E402
-import matrix  # noqa: E402
+import matrix
+import paths
+import rows as rowsmod
+import runner
+import series
+import tree as treemod
+from paths import SeriesError
 
 
 class Tally:
@@ -51,8 +50,8 @@ class Tally:
 
 def run_unit(t: Tally) -> None:
     t0 = time.monotonic()
-    suite = unittest.defaultTestLoader.discover(str(HERE / 'tests'),
-                                                top_level_dir=str(REPO))
+    suite = unittest.defaultTestLoader.discover(str(paths.TOOLS / 'tests'),
+                                                top_level_dir=str(paths.TOOLS))
     stream = io.StringIO()
     res = unittest.TextTestRunner(stream=stream, verbosity=1).run(suite)
     sys.stdout.write(stream.getvalue())
@@ -66,41 +65,60 @@ def run_unit(t: Tally) -> None:
           f'{bad} failed, {len(res.skipped)} skipped', flush=True)
 
 
-def run_check(t: Tally, survival: bool = True) -> None:
-    t0 = time.monotonic()
-    try:
-        names = kpatch.read_series()
-        t.check('series file', True)
-    except kpatch.KpatchError as e:
-        t.check('series file', False, str(e))
-        return
+def check_rows(t: Tally) -> None:
     try:
         rows = rowsmod.load_rows()
         t.check('rows file', True)
         want = rowsmod.kunitconfig_text(rowsmod.default_row(rows))
-        have = (REPO / '.kunitconfig').read_text() \
-            if (REPO / '.kunitconfig').exists() else ''
+        have = paths.KUNITCONFIG.read_text() \
+            if paths.KUNITCONFIG.exists() else ''
         t.check('.kunitconfig matches the default row', want == have,
                 'run `make gen`')
     except rowsmod.RowError as e:
         t.check('rows file', False, str(e))
+
+
+# The type checker Debian ships (python3-mypy) is a module of Debian's
+# python3, which may not be the python3 first on PATH.
+MYPY = ['/usr/bin/python3', '-m', 'mypy']
+
+
+def check_types(t: Tally) -> None:
+    """mypy --strict on tools/ (the tests excluded, as kunit_tool does)."""
+    res = subprocess.run([*MYPY, '--config-file',
+                          str(paths.TOOLS / 'mypy.ini'), str(paths.TOOLS)],
+                         capture_output=True, text=True, cwd=paths.REPO)
+    detail = (res.stdout + res.stderr).strip()
+    if 'No module named mypy' in detail:
+        detail = 'mypy is missing: `make setup` installs python3-mypy'
+    t.check('mypy --strict tools/', res.returncode == 0, detail)
+
+
+def run_check(t: Tally, survival: bool = True) -> None:
+    t0 = time.monotonic()
     try:
-        tree, _ = kpatch.ensure_debian_base()
-    except kpatch.KpatchError as e:
+        names = paths.patches()
+        t.check('series file', True)
+    except SeriesError as e:
+        t.check('series file', False, str(e))
+        return
+    check_rows(t)
+    check_types(t)
+    try:
+        base_tree, _ = treemod.ensure_debian_base()
+    except SeriesError as e:
         t.check('pristine base', False, str(e))
         return
     for n in names:
-        if n == kpatch.COVER:
-            continue
-        ok, out = kpatch.checkpatch_one(tree, n)
+        ok, out = series.checkpatch_one(base_tree, n)
         t.check(f'checkpatch --strict {n}', ok, out)
     try:
-        kpatch.prepare(None)
+        prepared = treemod.prepare(None)
         t.check(f'series ({len(names)} files) applies to the pristine base '
                 f'with git am', True)
-    except kpatch.KpatchError as e:
+    except SeriesError as e:
         t.check('series applies to the pristine base', False, str(e))
-    tree = kpatch.prepare(None)
+        return
     if not survival:
         # `make test`: every row's build checks its own options (kunit.py
         # and the runner), so a separate olddefconfig per row is a minute
@@ -108,87 +126,31 @@ def run_check(t: Tally, survival: bool = True) -> None:
         print('check: config survival: checked by each matrix row\'s '
               'build', flush=True)
     for r in rowsmod.load_rows() if survival else []:
-        bad = matrix.config_check(r, tree)
+        bad = runner.config_check(r, prepared)
         t.check(f'row {r.name}: requested options survive olddefconfig, '
                 f'expectations agree with the config',
                 not bad, '; '.join(bad))
     try:
-        kpatch.check_sync()
+        series.check_sync()
         t.check('generated patches in sync with kunit/', True)
-    except kpatch.KpatchError as e:
+    except SeriesError as e:
         t.check('generated patches in sync with kunit/', False, str(e))
     print(f'check: done in {time.monotonic() - t0:.0f}s', flush=True)
 
 
-def stop_child(proc: subprocess.Popen[bytes]) -> None:
-    """Pass a Ctrl-C on until the child has cleaned up and exited.
-
-    A terminal's Ctrl-C reaches the child too, `kill -INT` of this process
-    does not; the child ignores all but the first, so repeating is safe.
-    """
-    for _ in range(60):
-        if proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=1)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    proc.kill()
-    proc.wait()
-
-
-def run_child(cmd: list[str]) -> int:
-    """Run cmd; on Ctrl-C let it finish its cleanup, then unwind.
-
-    The child starts with SIGINT ignored, so a Ctrl-C while it is still
-    importing cannot end it in a traceback; matrix.py installs its own
-    handler first thing.
-    """
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        proc = subprocess.Popen(cmd)
-    finally:
-        signal.signal(signal.SIGINT, old)
-    try:
-        rc = proc.wait()
-    except KeyboardInterrupt:
-        stop_child(proc)
-        raise
-    if rc == 130:              # the child was interrupted, and said where
-        raise KeyboardInterrupt
-    return rc
-
-
 def run_matrix(t: Tally) -> None:
     t.phase = 'prepare (applying the series)'
-    tree = kpatch.prepare(os.environ.get('KERNEL_SRC') or None)
+    prepared = treemod.prepare(os.environ.get('KERNEL_SRC') or None)
     t.phase = 'the matrix'
-    rc = run_child([sys.executable, str(HERE / 'matrix.py'), 'run',
-                    '--tree', str(tree),
-                    '--rows', os.environ.get('ROWS', '')])
-    rows = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
-    results = Path(os.environ.get('RESULTS') or REPO / 'results')
-    for r in rows:
-        path = results / r.name / 'result.json'
-        if not path.exists():
-            t.check(f'matrix row {r.name}', False, 'no result')
-            continue
-        d = json.loads(path.read_text())
-        for c in d['cases']:
-            if c['status'] == 'PASS':
-                t.passed += 1
-            elif c['status'] == 'SKIP':
-                t.skipped += 1
-            else:
-                t.failed += 1
-        if d['verdict'] != 'pass':
-            t.failed += 1
-            t.failures.append(f'row {r.name}: ' + '; '.join(
-                x.splitlines()[0] for x in d['reasons']))
-    if rc not in (0, 1):
-        t.check('matrix runner', False, f'exit {rc}')
+    selected = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
+    for r in matrix.run_matrix(selected, prepared):
+        total = r.totals()
+        t.passed += total.passed
+        t.skipped += total.skipped
+        t.failed += total.failed + total.errors
+        if not r.passed:
+            t.failures.append(f'row {r.row}: ' + '; '.join(
+                x.splitlines()[0] for x in r.reasons))
 
 
 def run_phases(t: Tally, what: str) -> None:

@@ -12,7 +12,7 @@ minutes of unpacking or a cold build.
 Each message is the one the slow path would print, minutes later.
 
 Checks: the rows file parses and every name in --rows is a row; KERNEL_SRC
-(if set) is a git tree of Linux with kunit.py (kpatch.check_user_tree);
+(if set) is a git tree of Linux with kunit.py (tree.check_user_tree);
 when not root, the packages tools/setup.sh needs are installed (as root,
 `make`'s setup step installs them right after this).
 """
@@ -26,12 +26,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import kpatch  # noqa: E402
-import rows as rowsmod  # noqa: E402
-
-SETUP = HERE / 'setup.sh'
+import rows as rowsmod
+import tree as treemod
+from paths import SETUP_SH, SeriesError
 
 
 def check_rows(spec: str) -> list[str]:
@@ -46,8 +43,8 @@ def check_kernel_src(src: str) -> list[str]:
     if not src:
         return []           # the Debian tarball: a package, checked below
     try:
-        kpatch.check_user_tree(Path(src))
-    except kpatch.KpatchError as e:
+        treemod.check_user_tree(Path(src))
+    except SeriesError as e:
         return [f'kpatch: error: {e}']
     return []
 
@@ -57,7 +54,7 @@ def check_packages() -> list[str]:
     apt-get line to run."""
     if os.geteuid() == 0:
         return []
-    res = subprocess.run(['sh', str(SETUP)], capture_output=True, text=True)
+    res = subprocess.run(['sh', str(SETUP_SH)], capture_output=True, text=True)
     if res.returncode == 0:
         return []
     return [(res.stdout + res.stderr).strip()]

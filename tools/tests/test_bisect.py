@@ -5,20 +5,18 @@ import contextlib
 import io
 import sys
 import unittest
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-import check_bisect as kbisect  # noqa: E402
-import kpatch  # noqa: E402
-import rows as rowsmod  # noqa: E402
+import check_bisect as kbisect
+import paths
+import rows as rowsmod
+import suites
 
 
 class PrefixConfigTest(unittest.TestCase):
     def setUp(self):
         self.rows = {r.name: r for r in rowsmod.load_rows()}
-        self.suites = kpatch.load_suites()
-        self.names = [n for n in kpatch.read_series() if n != kpatch.COVER]
+        self.suites = suites.load_suites()
+        self.names = paths.patches()
 
     def test_tests_appear_with_their_patch(self):
         row = self.rows['x86_64']

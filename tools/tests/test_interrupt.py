@@ -8,16 +8,14 @@ keep x86_64's result, rewrite the reports and leave no kunit.py behind.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from pathlib import Path
 
-from tools.tests.test_runner import FAKE
+from tests.test_runner import fake_tree
 
 TOOLS = Path(__file__).resolve().parents[1]
 # `make test` without a kernel: testall.py with prepare() returning the
@@ -26,8 +24,8 @@ DRIVER = '''
 import signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-import kpatch, matrix, testall
-kpatch.prepare = lambda src: Path(sys.argv[2])
+import matrix, testall, tree
+tree.prepare = lambda src: Path(sys.argv[2])
 signal.signal(signal.SIGINT, matrix.on_sigint)
 sys.exit(testall.main(['testall.py', 'matrix']))
 '''
@@ -44,12 +42,7 @@ def gone(pid: int) -> bool:
 
 class Interrupt(unittest.TestCase):
     def setUp(self):
-        self.tmp = Path(tempfile.mkdtemp())
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.tree = self.tmp / 'tree'
-        k = self.tree / 'tools/testing/kunit'
-        k.mkdir(parents=True)
-        (k / 'kunit.py').write_text(FAKE)
+        self.tmp, self.tree = fake_tree(self)
         self.results = self.tmp / 'results'
         self.env = {**os.environ, 'RESULTS': str(self.results),
                     'WORK': str(self.tmp / 'work'), 'ROWS': 'x86_64,um',
@@ -79,7 +72,7 @@ class Interrupt(unittest.TestCase):
                       'finished', out)
         um = json.loads((self.results / 'um' / 'result.json').read_text())
         self.assertEqual((um['interrupted'], um['verdict'], um['reasons']),
-                         (True, 'fail', ['interrupted']))
+                         (True, 'FAIL', ['interrupted']))
         self.assertIn('about to hang', um['console_excerpt'])
         x86 = json.loads((self.results / 'x86_64' / 'result.json')
                          .read_text())

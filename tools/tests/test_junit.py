@@ -10,15 +10,16 @@ failure/error/skipped each, times that are floats.
 """
 
 import os
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
-from dataclasses import asdict
-from pathlib import Path
 from unittest import mock
 
-from tools import junit, matrix, rows
-from tools.tests.test_runner import FAKE
+import junit
+import reports
+import rows
+import runner
+from results import RowResult
+from tests.test_runner import fake_tree
 
 OUTCOMES = ('failure', 'error', 'skipped')
 COUNTS = {'tests': None, 'failures': 'failure', 'errors': 'error',
@@ -105,7 +106,8 @@ def case(name, status='PASS', param=None, log='', suite='hugetlb_ptlock'):
 
 
 def parse(rows_):
-    text = ET.tostring(junit.build(rows_), encoding='unicode')
+    text = ET.tostring(junit.build([RowResult.from_json(r) for r in rows_]),
+                       encoding='unicode')
     return text, ET.fromstring(text)
 
 
@@ -210,12 +212,8 @@ class EndToEnd(unittest.TestCase):
     """run_row() with the fake kunit.py, then results/junit.xml."""
 
     def setUp(self):
-        self.tmp = Path(tempfile.mkdtemp())
-        self.tree = self.tmp / 'tree'
-        k = self.tree / 'tools/testing/kunit'
-        k.mkdir(parents=True)
-        (k / 'kunit.py').write_text(FAKE)
-        p = mock.patch.object(matrix, 'RESULTS', self.tmp / 'results')
+        self.tmp, self.tree = fake_tree(self)
+        p = mock.patch.dict(os.environ, {'RESULTS': str(self.tmp / 'results')})
         p.start()
         self.addCleanup(p.stop)
 
@@ -227,10 +225,8 @@ class EndToEnd(unittest.TestCase):
                            options=('CONFIG_SPLIT_PMD_PTLOCKS=y',),
                            timeout=10, must_run=('example',))
             with mock.patch.dict(os.environ, {'FAKE_MODE': mode}):
-                out.append(matrix.run_row(row, self.tree, self.tmp / 'b', 1))
-        with mock.patch.object(matrix, 'REPO', self.tmp), \
-                mock.patch.dict('sys.modules', {'kcidb': None}):
-            matrix.write_reports(out, None)
+                out.append(runner.run_row(row, self.tree, self.tmp / 'b', 1))
+        reports.write_reports(out, None)
         text = (self.tmp / 'results' / 'junit.xml').read_text()
         self.assertEqual(junit_errors(text), [])
         return ET.fromstring(text)

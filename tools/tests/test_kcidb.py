@@ -12,7 +12,8 @@ import subprocess
 import tempfile
 import unittest
 
-from tools import kcidb
+import kcidb
+from results import RowResult
 
 BASE = '0123456789abcdef0123456789abcdef01234567'
 
@@ -35,12 +36,18 @@ def row(name='x86_64', arch='x86_64', verdict='pass', build_ok=True,
             'cases': [case()] if cases is None else cases}
 
 
+def build(checkout, rows):
+    """build_report() from the dict forms result.json and a caller use."""
+    return kcidb.build_report(kcidb.Checkout(**checkout),
+                              [RowResult.from_json(r) for r in rows])
+
+
 class Base(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix='kcidb-test-')
         self.addCleanup(shutil.rmtree, self.tmp)
         self.patches = []
-        for name, text in [('0000-cover-letter.patch', b'cover letter\n'),
+        for name, text in [('0000-cover-letter.txt', b'cover letter\n'),
                            ('0001-mm-one.patch', b'From: a\n\n+one\n'),
                            ('0002-mm-two.patch', b'From: b\n\n+two\n')]:
             path = os.path.join(self.tmp, name)
@@ -60,7 +67,7 @@ class Base(unittest.TestCase):
 
     def report(self, rows=None, **over):
         rows = [row(), row('i386', 'i386')] if rows is None else rows
-        return kcidb.build_report(self.checkout(**over), rows)
+        return build(self.checkout(**over), rows)
 
     def assertValid(self, report):
         self.assertEqual(kcidb.validate(report), [])
@@ -203,7 +210,7 @@ class ValidReport(Base):
         rep = self.report([row(cases=[case(status='TIMEOUT', log='hung')])])
         t = rep['tests'][1]
         self.assertEqual(t['status'], 'ERROR')
-        self.assertEqual(t['misc']['kunit_status'], 'TIMEOUT')
+        self.assertEqual(t['log_excerpt'], 'hung')
         self.assertValid(rep)
 
 

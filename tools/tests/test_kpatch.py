@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Tests of tools/kpatch.py on a small fake kernel tree (no real kernel)."""
+"""Tests of preparing the tree (tree.py) and the series (series.py) on a
+small fake kernel tree (no real kernel)."""
 
 import os
 import subprocess
@@ -9,7 +10,10 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from tools import kpatch
+import gitcmd
+import paths
+import series
+import tree as treemod
 
 KCONFIG = 'menu "Memory"\n\nconfig FOO\n\tbool\n\nendmenu\n'
 HUGETLB = ''.join(f'line {i}\n' for i in range(1, 41))
@@ -68,10 +72,10 @@ class FakeKernel(unittest.TestCase):
         for name, val in (('PATCH_DIR', self.patches),
                           ('KUNIT_DIR', self.kunit),
                           ('DEBIAN_TARBALL', self.tarball)):
-            p = mock.patch.object(kpatch, name, val)
+            p = mock.patch.object(paths, name, val)
             p.start()
             self.addCleanup(p.stop)
-        p = mock.patch.object(kpatch, 'debian_version',
+        p = mock.patch.object(treemod, 'debian_version',
                               return_value='6.12.117-1~deb12u1')
         p.start()
         self.addCleanup(p.stop)
@@ -94,27 +98,27 @@ class PrepareTest(FakeKernel):
         n = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 20', 'L20'),
                            'mm: change line 20')
         self.write_series([n])
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         self.assertIn('L20', (tree / 'mm/hugetlb.c').read_text())
-        head = kpatch.git(['rev-parse', 'HEAD'], tree).strip()
+        head = gitcmd.git(['rev-parse', 'HEAD'], tree).strip()
         # Nothing changed: same head, nothing re-applied.
-        with mock.patch.object(kpatch, 'apply_series') as ap:
-            kpatch.prepare(None)
+        with mock.patch.object(treemod, 'apply_series') as ap:
+            treemod.prepare(None)
             ap.assert_not_called()
-        self.assertEqual(head, kpatch.git(['rev-parse', 'HEAD'], tree).strip())
+        self.assertEqual(head, gitcmd.git(['rev-parse', 'HEAD'], tree).strip())
 
     def test_reprepare_keeps_mtime_of_unchanged_files(self):
         a = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 3\n', 'L3\n'),
                            'mm: three')
         b = self.add_patch('mm/Kconfig', KCONFIG + '# one\n', 'mm: kconfig')
         self.write_series([a, b])
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         old = 1_000_000_000_000_000_000
         os.utime(tree / 'mm/hugetlb.c', ns=(old, old))
         os.utime(tree / 'mm/Kconfig', ns=(old, old))
         p = self.patches / b
         p.write_text(p.read_text().replace('+# one', '+# two'))
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         self.assertIn('# two', (tree / 'mm/Kconfig').read_text())
         self.assertEqual((tree / 'mm/hugetlb.c').stat().st_mtime_ns, old)
         self.assertNotEqual((tree / 'mm/Kconfig').stat().st_mtime_ns, old)
@@ -128,20 +132,20 @@ class PrepareTest(FakeKernel):
         p = self.patches / bad
         p.write_text(p.read_text().replace(' line 28\n', ' line 28 (x)\n'))
         self.write_series([good, bad])
-        with self.assertRaises(kpatch.KpatchError) as cm:
-            kpatch.prepare(None)
+        with self.assertRaises(paths.SeriesError) as cm:
+            treemod.prepare(None)
         msg = str(cm.exception)
         self.assertIn(bad, msg)
         self.assertIn('mm/hugetlb.c', msg)
         self.assertIn('Hunk #1 FAILED', msg)
         tree = self.tmp / 'work' / 'linux'
-        base = kpatch.git(['rev-parse', 'base'], tree).strip()
-        self.assertEqual(kpatch.git(['rev-parse', 'HEAD'], tree).strip(), base)
-        self.assertEqual(kpatch.git(['status', '--porcelain'], tree), '')
-        self.assertFalse(kpatch.am_in_progress(tree))
+        base = gitcmd.git(['rev-parse', 'base'], tree).strip()
+        self.assertEqual(gitcmd.git(['rev-parse', 'HEAD'], tree).strip(), base)
+        self.assertEqual(gitcmd.git(['status', '--porcelain'], tree), '')
+        self.assertFalse(treemod.am_in_progress(tree))
         # Fix the patch: the next prepare works without manual cleanup.
         p.write_text(p.read_text().replace(' line 28 (x)\n', ' line 28\n'))
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         self.assertIn('L30', (tree / 'mm/hugetlb.c').read_text())
 
     def test_interrupted_unpack_and_am_recover(self):
@@ -149,54 +153,52 @@ class PrepareTest(FakeKernel):
         self.write_series([n])
         work = self.tmp / 'work'
         (work / 'linux.unpack-999' / 'junk').mkdir(parents=True)
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         self.assertFalse((work / 'linux.unpack-999').exists())
         # Simulate Ctrl-C in the middle of git am.
-        kpatch.git(['checkout', '-q', 'base'], tree)
+        gitcmd.git(['checkout', '-q', 'base'], tree)
         subprocess.run(['git', 'am', '--whitespace=nowarn',
                         str(self.tmp / 'nonexistent.patch')], cwd=tree,
                        capture_output=True)
-        (Path(kpatch.git(['rev-parse', '--git-path', 'rebase-apply'], tree)
-              .strip()) if False else tree / '.git/rebase-apply').mkdir(
-            exist_ok=True)
-        self.assertTrue(kpatch.am_in_progress(tree))
-        tree = kpatch.prepare(None)
-        self.assertFalse(kpatch.am_in_progress(tree))
+        (tree / '.git/rebase-apply').mkdir(exist_ok=True)
+        self.assertTrue(treemod.am_in_progress(tree))
+        tree = treemod.prepare(None)
+        self.assertFalse(treemod.am_in_progress(tree))
         self.assertIn('# x', (tree / 'mm/Kconfig').read_text())
 
     def test_incomplete_tree_is_unpacked_again(self):
         self.write_series([])
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         (tree / '.git' / 'kpatch-base').unlink()
         (tree / 'mm' / 'hugetlb.c').write_text('garbage')
-        tree = kpatch.prepare(None)
+        tree = treemod.prepare(None)
         self.assertEqual((tree / 'mm' / 'hugetlb.c').read_text(), HUGETLB)
 
     def test_kernel_src_errors(self):
         self.write_series([])
-        with self.assertRaisesRegex(kpatch.KpatchError, 'no such directory'):
-            kpatch.prepare(str(self.tmp / 'nope'))
+        with self.assertRaisesRegex(paths.SeriesError, 'no such directory'):
+            treemod.prepare(str(self.tmp / 'nope'))
         plain = self.tmp / 'plain'
         plain.mkdir()
-        with self.assertRaisesRegex(kpatch.KpatchError, 'is not a git tree'):
-            kpatch.prepare(str(plain))
+        with self.assertRaisesRegex(paths.SeriesError, 'is not a git tree'):
+            treemod.prepare(str(plain))
         sh(['git', 'init', '-q'], plain)
-        with self.assertRaisesRegex(kpatch.KpatchError, 'not a Linux kernel'):
-            kpatch.prepare(str(plain))
+        with self.assertRaisesRegex(paths.SeriesError, 'not a Linux kernel'):
+            treemod.prepare(str(plain))
 
     def test_kernel_src_user_tree_untouched(self):
         n = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 2\n', 'L2\n'),
                            'mm: two')
         self.write_series([n])
         (self.author / 'mm/hugetlb.c').write_text(HUGETLB + 'local edit\n')
-        before = kpatch.git(['status', '--porcelain'], self.author)
-        head = kpatch.git(['rev-parse', 'HEAD'], self.author).strip()
-        tree = kpatch.prepare(str(self.author))
+        before = gitcmd.git(['status', '--porcelain'], self.author)
+        head = gitcmd.git(['rev-parse', 'HEAD'], self.author).strip()
+        tree = treemod.prepare(str(self.author))
         self.assertNotEqual(tree, self.author)
         self.assertIn('L2', (tree / 'mm/hugetlb.c').read_text())
-        self.assertEqual(kpatch.git(['status', '--porcelain'], self.author),
+        self.assertEqual(gitcmd.git(['status', '--porcelain'], self.author),
                          before)
-        self.assertEqual(kpatch.git(['rev-parse', 'HEAD'], self.author)
+        self.assertEqual(gitcmd.git(['rev-parse', 'HEAD'], self.author)
                          .strip(), head)
         self.assertIn('local edit', (self.author / 'mm/hugetlb.c').read_text())
 
@@ -210,13 +212,13 @@ class PrepareTest(FakeKernel):
         sh(['git', 'commit', '-q', '-am', 'user change'], self.author)
 
         def repo_state():
-            return (kpatch.git(['worktree', 'list', '--porcelain'],
+            return (gitcmd.git(['worktree', 'list', '--porcelain'],
                                self.author),
-                    kpatch.git(['for-each-ref'], self.author),
-                    kpatch.git(['status', '--porcelain'], self.author))
+                    gitcmd.git(['for-each-ref'], self.author),
+                    gitcmd.git(['status', '--porcelain'], self.author))
         before = repo_state()
-        with self.assertRaises(kpatch.KpatchError) as cm:
-            kpatch.prepare(str(self.author))
+        with self.assertRaises(paths.SeriesError) as cm:
+            treemod.prepare(str(self.author))
         msg = str(cm.exception)
         self.assertIn(n, msg)
         self.assertIn('Hunk #1 FAILED', msg)
@@ -226,12 +228,12 @@ class PrepareTest(FakeKernel):
         self.assertEqual(list((self.tmp / 'work').glob('ksrc-*')), [])
 
     def test_base_line_says_when_the_base_differs(self):
-        (self.patches / kpatch.BASE_RECORD).write_text(
+        (self.patches / paths.BASE_RECORD).write_text(
             '# comment\n6.12.117-1~deb12u1\n')
-        self.assertEqual(kpatch.recorded_base(), '6.12.117-1~deb12u1')
-        same = kpatch.base_line('Debian linux-source-6.12 6.12.117-1~deb12u1')
+        self.assertEqual(treemod.recorded_base(), '6.12.117-1~deb12u1')
+        same = treemod.base_line('Debian linux-source-6.12 6.12.117-1~deb12u1')
         self.assertNotIn('generated on linux', same)
-        other = kpatch.base_line('Debian linux-source-6.12 6.12.118-1~deb12u1')
+        other = treemod.base_line('Debian linux-source-6.12 6.12.118-1~deb12u1')
         self.assertIn('6.12.118-1~deb12u1', other)
         self.assertIn('generated on linux-source-6.12 6.12.117-1~deb12u1',
                       other)
@@ -239,9 +241,9 @@ class PrepareTest(FakeKernel):
 
     def test_series_file_errors(self):
         (self.patches / 'series').write_text('missing.patch\n')
-        with self.assertRaisesRegex(kpatch.KpatchError,
+        with self.assertRaisesRegex(paths.SeriesError,
                                     'missing.patch: no such patch file'):
-            kpatch.read_series(self.patches)
+            paths.read_series(self.patches)
 
 
 class GenerateTest(FakeKernel):
@@ -282,7 +284,7 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         self.write_series([first_new, '0002-mm-add-KUnit-suite-for-demo.patch'])
         # The generated patch does not exist yet: gen writes it.
         (self.patches / '0002-mm-add-KUnit-suite-for-demo.patch').write_text('')
-        kpatch.write_gen()
+        series.write_gen()
         gen = (self.patches / '0002-mm-add-KUnit-suite-for-demo.patch')
         text = gen.read_text()
         self.assertIn('+++ b/mm/demo_kunit.c', text)
@@ -292,14 +294,14 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         # Index lines have a fixed width, whatever the object count of the
         # tree that generated them (a fresh clone must regenerate the same).
         self.assertRegex(text, r'(?m)^index 0{12}\.\.[0-9a-f]{12}$')
-        self.assertTrue((self.patches / kpatch.COVER).exists())
-        kpatch.check_sync()
-        tree = kpatch.prepare(None)
+        self.assertTrue((self.patches / paths.COVER).exists())
+        series.check_sync()
+        tree = treemod.prepare(None)
         self.assertTrue((tree / 'mm/demo_kunit.c').exists())
         # Editing kunit/ without regenerating is drift.
         (self.kunit / 'demo/demo_kunit.c').write_text('// changed\n')
-        with self.assertRaisesRegex(kpatch.KpatchError, 'out of sync'):
-            kpatch.check_sync()
+        with self.assertRaisesRegex(paths.SeriesError, 'out of sync'):
+            series.check_sync()
 
     def test_offset_only_drift_is_in_sync(self):
         """A newer 6.12.y moves hunks: same content, other bytes."""
@@ -310,9 +312,9 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         suite = '0002-mm-add-KUnit-suite-for-demo.patch'
         self.write_series([first, suite])
         (self.patches / suite).write_text('')
-        kpatch.write_gen()
+        series.write_gen()
         self.assertIn('6.12.117-1~deb12u1',
-                      (self.patches / kpatch.BASE_RECORD).read_text())
+                      (self.patches / paths.BASE_RECORD).read_text())
         committed = {p.name: p.read_text() for p in self.patches.iterdir()}
         # The next Debian upload adds lines above the hunks (outside their
         # context).
@@ -320,10 +322,10 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
             'mm/hugetlb.c': 'new 0\n' * 5 + HUGETLB,
             'mm/Kconfig': '# new\n' + KCONFIG})
         with tempfile.TemporaryDirectory() as td:
-            kpatch.generate(Path(td))
+            series.generate(Path(td))
             regenerated = (Path(td) / first).read_text()
         self.assertNotEqual(regenerated, committed[first])  # offsets moved
-        kpatch.check_sync()  # ... and that is not drift
+        series.check_sync()  # ... and that is not drift
         self.assertEqual({p.name: p.read_text()
                           for p in self.patches.iterdir()}, committed)
 
@@ -332,21 +334,21 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         suite = '0002-mm-add-KUnit-suite-for-demo.patch'
         self.write_series([suite])
         (self.patches / suite).write_text('')
-        kpatch.write_gen()
+        series.write_gen()
         suite = next(p.name for p in self.patches.glob('0001-*'))
-        kpatch.check_sync()
+        series.check_sync()
         src = self.kunit / 'demo/demo_kunit.c'
         src.write_text(src.read_text().replace('/* demo */', '/* demo  */'))
-        with self.assertRaisesRegex(kpatch.KpatchError,
+        with self.assertRaisesRegex(paths.SeriesError,
                                     f'{suite}: the change differs'):
-            kpatch.check_sync()
+            series.check_sync()
         src.write_text(src.read_text().replace('/* demo  */', '/* demo */'))
         toml = self.kunit / 'demo/suite.toml'
         toml.write_text(toml.read_text().replace('obj-$(CONFIG_DEMO',
                                                  'obj-y$(CONFIG_DEMO'))
-        with self.assertRaisesRegex(kpatch.KpatchError,
+        with self.assertRaisesRegex(paths.SeriesError,
                                     f'{suite}: the change differs'):
-            kpatch.check_sync()
+            series.check_sync()
 
     def new_base(self, version, files):
         """Replace the fake Debian tarball with another version."""
@@ -358,7 +360,7 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
             (src / path).write_text(text)
         with tarfile.open(self.tarball, 'w:xz') as tf:
             tf.add(src, arcname='linux-source-6.12')
-        p = mock.patch.object(kpatch, 'debian_version', return_value=version)
+        p = mock.patch.object(treemod, 'debian_version', return_value=version)
         p.start()
         self.addCleanup(p.stop)
 
@@ -369,10 +371,10 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
                                                  'obj-y += nothere.o'))
         (self.patches / '0002-mm-add-KUnit-suite-for-demo.patch').write_text('')
         self.write_series(['0002-mm-add-KUnit-suite-for-demo.patch'])
-        with self.assertRaisesRegex(kpatch.KpatchError,
+        with self.assertRaisesRegex(paths.SeriesError,
                                     "anchor line 'obj-y \\+= nothere.o' found "
                                     '0 times in mm/Makefile'):
-            kpatch.write_gen()
+            series.write_gen()
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Tests of tools/matrix.py: the console splat scanner, suite reports,
-expected values, kunit.py JSON flattening, case timing and totals.
+"""Tests of the console splat scanner, suite reports, expected values,
+kunit.py JSON flattening, case timing and totals (console.py, ktap.py,
+runner.py, suites.py, results.py, reports.py).
 
 The splat data in data/consoles/ are real console excerpts (each file names
 its source on its first line, a "# source:" comment the scanner must not
@@ -11,7 +12,12 @@ generic BUG/WARNING patterns.
 import unittest
 from pathlib import Path
 
-from tools import matrix
+import console as consolemod
+import ktap
+import reports
+import runner
+import suites
+from results import Case, Counts, RowResult, Status, totals
 
 DATA = Path(__file__).resolve().parent / 'data' / 'consoles'
 
@@ -59,8 +65,8 @@ def read(name: str) -> str:
 def kinds(console: str) -> list[str]:
     """The kinds scan_splats() reports, in console order."""
     out = []
-    for found in matrix.scan_splats(console):
-        kind = next(k for k, _ in matrix.SPLATS if found.startswith(k + ': '))
+    for found in consolemod.scan_splats(console):
+        kind = next(k for k, _ in consolemod.SPLATS if found.startswith(k + ': '))
         out.append(kind)
     return out
 
@@ -87,15 +93,15 @@ class DataFiles(unittest.TestCase):
         for name in [*SPLAT_FILES, *CLEAN_FILES]:
             with self.subTest(name):
                 first = read(name).splitlines()[0]
-                self.assertEqual(matrix.scan_splats(first), [])
-                self.assertEqual(matrix.scan_reports(first), {})
+                self.assertEqual(consolemod.scan_splats(first), [])
+                self.assertEqual(consolemod.scan_reports(first), {})
 
 
 class ScanSplats(unittest.TestCase):
     def test_splat_files_are_flagged(self):
         for name in sorted(set(SPLAT_FILES) - MISSED):
             with self.subTest(name):
-                self.assertNotEqual(matrix.scan_splats(read(name)), [])
+                self.assertNotEqual(consolemod.scan_splats(read(name)), [])
 
     def test_splat_kind(self):
         for name, kind in sorted(SPLAT_FILES.items()):
@@ -125,13 +131,13 @@ class ScanSplats(unittest.TestCase):
         self.assertIn('BUG', kinds(read('kernel-bug.log')))
 
     def test_found_lines_are_stripped_of_timestamps(self):
-        found = matrix.scan_splats(read('ubsan.log'))
+        found = consolemod.scan_splats(read('ubsan.log'))
         self.assertEqual(found, ['UBSAN: UBSAN: shift-out-of-bounds in '
                                  './include/linux/log2.h:57:13'])
 
     def test_one_finding_per_line_and_truncated(self):
         line = 'UBSAN: shift-out-of-bounds in ' + 'x' * 400
-        found = matrix.scan_splats(line)
+        found = consolemod.scan_splats(line)
         self.assertEqual(len(found), 1)
         self.assertEqual(found[0], 'UBSAN: ' + line[:200])
 
@@ -182,7 +188,7 @@ class CleanConsoles(unittest.TestCase):
     def test_clean_files_give_nothing(self):
         for name in CLEAN_FILES:
             with self.subTest(name):
-                self.assertEqual(matrix.scan_splats(read(name)), [])
+                self.assertEqual(consolemod.scan_splats(read(name)), [])
 
     def test_benign_lines(self):
         lines = [
@@ -217,7 +223,7 @@ class CleanConsoles(unittest.TestCase):
         for line in lines:
             for prefix in ('', '[    0.512345] '):
                 with self.subTest(line=prefix + line):
-                    self.assertEqual(matrix.scan_splats(prefix + line), [])
+                    self.assertEqual(consolemod.scan_splats(prefix + line), [])
 
     # Defect 4 (false positive): x86 hardware-vulnerability notices printed
     # by arch/x86/kernel/cpu/bugs.c (6.12) carry "WARNING: " after their
@@ -234,14 +240,14 @@ class CleanConsoles(unittest.TestCase):
         ]
         for line in lines:
             with self.subTest(line):
-                self.assertEqual(matrix.scan_splats(line), [])
+                self.assertEqual(consolemod.scan_splats(line), [])
 
     # Defect 5 (false positive, minor): 'KFENCE: ' alone matches any line
     # mentioning KFENCE with a colon; 6.12 prints its banner as "kfence: "
     # (pr_fmt in mm/kfence/core.c) so real boots are fine, but every KFENCE
     # report starts "BUG: KFENCE: ", which is all the pattern needs.
     def test_uppercase_kfence_banner_is_benign(self):
-        self.assertEqual(matrix.scan_splats(
+        self.assertEqual(consolemod.scan_splats(
             'KFENCE: initialized - using 2097152 bytes for 255 objects'), [])
 
 
@@ -273,12 +279,12 @@ class Injection(unittest.TestCase):
                 splat = read(name).splitlines()[1:]
                 mid = len(clean) // 2
                 console = '\n'.join(clean[:mid] + splat + clean[mid:])
-                self.assertEqual(matrix.scan_splats(console),
-                                 matrix.scan_splats('\n'.join(splat)))
+                self.assertEqual(consolemod.scan_splats(console),
+                                 consolemod.scan_splats('\n'.join(splat)))
 
     def test_crlf_console(self):
         console = read('clean-um-boot.log').replace('\n', '\r\n')
-        self.assertEqual(matrix.scan_splats(console), [])
+        self.assertEqual(consolemod.scan_splats(console), [])
         line = next(iter(self.SPLAT_LINES))
         self.assertEqual(kinds(console + line + '\r\n'), ['UBSAN'])
 
@@ -300,7 +306,7 @@ class ScanBuildWarnings(unittest.TestCase):
             'instruction',
             '/w/linux/mm/x.c:7: error: expected identifier',
         ])
-        found = matrix.scan_build_warnings(log)
+        found = consolemod.scan_build_warnings(log)
         self.assertEqual(len(found), 3)
         self.assertEqual(found[0], self.WARN)
 
@@ -312,7 +318,7 @@ class ScanBuildWarnings(unittest.TestCase):
             '[04:51:30] Elapsed time: 439.565s',
             'scripts/Makefile.build:41: no-warning-here.o',
         ])
-        self.assertEqual(matrix.scan_build_warnings(log), [])
+        self.assertEqual(consolemod.scan_build_warnings(log), [])
 
 
 class ScanReports(unittest.TestCase):
@@ -334,7 +340,7 @@ class ScanReports(unittest.TestCase):
         }
         for line, want in cases.items():
             with self.subTest(line):
-                self.assertEqual(matrix.scan_reports(line), want)
+                self.assertEqual(consolemod.scan_reports(line), want)
 
     def test_last_value_wins(self):
         console = '\n'.join([
@@ -342,44 +348,44 @@ class ScanReports(unittest.TestCase):
             '[    1.1]     # s: report: B=x',
             '[    1.2]         # t: report: A=2',
         ])
-        self.assertEqual(matrix.scan_reports(console), {'A': '2', 'B': 'x'})
+        self.assertEqual(consolemod.scan_reports(console), {'A': '2', 'B': 'x'})
 
     def test_clean_console(self):
-        self.assertEqual(matrix.scan_reports(read('clean-x86_64-kunit.log')),
+        self.assertEqual(consolemod.scan_reports(read('clean-x86_64-kunit.log')),
                          {'USE_SPLIT_HUGETLB_PTLOCKS': '1',
                           'hugetlb_sizes': '2M,1G'})
-        self.assertEqual(matrix.scan_reports(read('clean-um-boot.log')), {})
+        self.assertEqual(consolemod.scan_reports(read('clean-um-boot.log')), {})
 
 
 class CheckExpect(unittest.TestCase):
     def test_match(self):
-        self.assertEqual(matrix.check_expect(
+        self.assertEqual(runner.check_expect(
             {'USE_SPLIT_HUGETLB_PTLOCKS': '1'},
             {'USE_SPLIT_HUGETLB_PTLOCKS': '1', 'OTHER': '7'}), [])
-        self.assertEqual(matrix.check_expect({}, {'A': '1'}), [])
+        self.assertEqual(runner.check_expect({}, {'A': '1'}), [])
 
     def test_mismatch(self):
         self.assertEqual(
-            matrix.check_expect({'USE_SPLIT_HUGETLB_PTLOCKS': '1'},
+            runner.check_expect({'USE_SPLIT_HUGETLB_PTLOCKS': '1'},
                                 {'USE_SPLIT_HUGETLB_PTLOCKS': '0'}),
             ['expected USE_SPLIT_HUGETLB_PTLOCKS=1, suite reported '
              'USE_SPLIT_HUGETLB_PTLOCKS=0'])
 
     def test_missing(self):
         self.assertEqual(
-            matrix.check_expect({'CGROUP_WRITEBACK': '1'}, {}),
+            runner.check_expect({'CGROUP_WRITEBACK': '1'}, {}),
             ['expected CGROUP_WRITEBACK=1, but no suite reported '
              'CGROUP_WRITEBACK'])
 
     def test_several_sorted_by_key(self):
         self.assertEqual(
-            matrix.check_expect({'B': '1', 'A': '1', 'C': '1'},
+            runner.check_expect({'B': '1', 'A': '1', 'C': '1'},
                                 {'A': '2', 'C': '1'}),
             ['expected A=1, suite reported A=2',
              'expected B=1, but no suite reported B'])
 
     def test_values_are_strings(self):
-        self.assertEqual(matrix.check_expect({'A': '01'}, {'A': '1'}),
+        self.assertEqual(runner.check_expect({'A': '01'}, {'A': '1'}),
                          ['expected A=01, suite reported A=1'])
 
 
@@ -390,15 +396,15 @@ class ConfigExpect(unittest.TestCase):
              'CONFIG_HUGETLB_PAGE': 'y'}
 
     def test_derive(self):
-        self.assertEqual(matrix.config_expect(self.SMP64),
+        self.assertEqual(suites.config_expect(self.SMP64),
                          {'USE_SPLIT_HUGETLB_PTLOCKS': '1',
                           'CGROUP_WRITEBACK': '1'})
         # i386 without PAE, uniprocessor, UML: no split PMD locks.
-        self.assertEqual(matrix.config_expect(
+        self.assertEqual(suites.config_expect(
             {**self.SMP64, 'CONFIG_SPLIT_PMD_PTLOCKS': 'n'})
             ['USE_SPLIT_HUGETLB_PTLOCKS'], '0')
         # Absent symbols count as off (UML has no HUGETLB_PAGE at all).
-        self.assertEqual(matrix.config_expect({}),
+        self.assertEqual(suites.config_expect({}),
                          {'USE_SPLIT_HUGETLB_PTLOCKS': '0',
                           'CGROUP_WRITEBACK': '0', 'hugetlb_sizes': 'none'})
 
@@ -407,32 +413,32 @@ class ConfigExpect(unittest.TestCase):
         # enough (x86_64-up has it selected, but no split PMD locks).
         final = {'CONFIG_ARCH_ENABLE_SPLIT_HUGETLB_PTLOCK': 'y',
                  'CONFIG_SPLIT_PTE_PTLOCKS': 'n'}
-        self.assertEqual(matrix.config_expect(final)
+        self.assertEqual(suites.config_expect(final)
                          ['USE_SPLIT_HUGETLB_PTLOCKS'], '0')
 
     def test_row_disagrees_with_its_config(self):
-        derived = matrix.config_expect(
+        derived = suites.config_expect(
             {**self.SMP64, 'CONFIG_CGROUP_WRITEBACK': 'n'})
         self.assertEqual(
-            matrix.check_config_expect(
+            runner.check_config_expect(
                 {'CGROUP_WRITEBACK': '1', 'USE_SPLIT_HUGETLB_PTLOCKS': '1'},
                 derived, {'CGROUP_WRITEBACK': '1'}),
             ['row expects CGROUP_WRITEBACK=1, but its final .config implies '
              'CGROUP_WRITEBACK=0'])
 
     def test_unstated_value_checked_against_config(self):
-        derived = matrix.config_expect(self.SMP64)
+        derived = suites.config_expect(self.SMP64)
         self.assertEqual(
-            matrix.check_config_expect({}, derived,
+            runner.check_config_expect({}, derived,
                                        {'USE_SPLIT_HUGETLB_PTLOCKS': '0'}),
             ['suite reported USE_SPLIT_HUGETLB_PTLOCKS=0, but the final '
              '.config implies USE_SPLIT_HUGETLB_PTLOCKS=1'])
         # Not reported, not stated: nothing to compare.
-        self.assertEqual(matrix.check_config_expect({}, derived, {}), [])
+        self.assertEqual(runner.check_config_expect({}, derived, {}), [])
 
     def test_agreeing_row(self):
-        derived = matrix.config_expect(self.SMP64)
-        self.assertEqual(matrix.check_config_expect(
+        derived = suites.config_expect(self.SMP64)
+        self.assertEqual(runner.check_config_expect(
             {'USE_SPLIT_HUGETLB_PTLOCKS': '1', 'CGROUP_WRITEBACK': '1',
              'hugetlb_sizes': '2048K'}, derived,
             {'USE_SPLIT_HUGETLB_PTLOCKS': '1', 'CGROUP_WRITEBACK': '1'}), [])
@@ -479,7 +485,7 @@ KUNIT_JSON = group('KUnit Test Group', sub_groups=[
 class FlattenJson(unittest.TestCase):
     def test_suites_cases_params(self):
         rows = [(c.suite, c.case, c.param, c.status)
-                for c in matrix.flatten_json(KUNIT_JSON, [])]
+                for c in ktap.flatten_json(KUNIT_JSON, [])]
         self.assertEqual(len(rows), 16)
         self.assertEqual(rows[:4], [
             ('example', 'example_params_test', 'example value 3', 'SKIP'),
@@ -494,27 +500,27 @@ class FlattenJson(unittest.TestCase):
         self.assertIn(('hugetlb_ptlock',
                        'use_split_hugetlb_ptlocks_matches_config', None,
                        'PASS'), rows)
-        for c in matrix.flatten_json(KUNIT_JSON, []):
+        for c in ktap.flatten_json(KUNIT_JSON, []):
             self.assertIsNone(c.duration)
             self.assertEqual(c.log, '')
 
     def test_crashed_suite_directly_under_top(self):
         data = group('KUnit Test Group', test_cases=[tc('example', 'ERROR')])
-        rows = matrix.flatten_json(data, [])
+        rows = ktap.flatten_json(data, [])
         self.assertEqual([(c.suite, c.case, c.param, c.status) for c in rows],
                          [('example', 'example', None, 'ERROR')])
 
     def test_empty(self):
-        self.assertEqual(matrix.flatten_json(group('KUnit Test Group'), []),
+        self.assertEqual(ktap.flatten_json(group('KUnit Test Group'), []),
                          [])
-        self.assertEqual(matrix.flatten_json({}, []), [])
+        self.assertEqual(ktap.flatten_json({}, []), [])
 
     def test_counts(self):
-        res = matrix.RowResult('r', 'x86_64', 'd',
-                               cases=matrix.flatten_json(KUNIT_JSON, []))
+        res = RowResult('r', 'x86_64', 'd',
+                               cases=ktap.flatten_json(KUNIT_JSON, []))
         self.assertEqual(res.counts(), {
-            'example': {'PASS': 8, 'FAIL': 0, 'SKIP': 4, 'ERROR': 0},
-            'hugetlb_ptlock': {'PASS': 4, 'FAIL': 0, 'SKIP': 0, 'ERROR': 0},
+            'example': Counts(passed=8, skipped=4),
+            'hugetlb_ptlock': Counts(passed=4),
         })
 
 
@@ -540,16 +546,16 @@ FAILING = '''\
 
 
 def demo_cases():
-    return [matrix.Case('demo', 'demo_pass', None, 'PASS'),
-            matrix.Case('demo', 'demo_fail', None, 'FAIL'),
-            matrix.Case('demo', 'demo_crash', None, 'ERROR'),
-            matrix.Case('demo', 'demo_absent', None, 'FAIL')]
+    return [Case('demo', 'demo_pass', None, Status.PASS),
+            Case('demo', 'demo_fail', None, Status.FAIL),
+            Case('demo', 'demo_crash', None, Status.ERROR),
+            Case('demo', 'demo_absent', None, Status.FAIL)]
 
 
 class CaseTiming(unittest.TestCase):
     def test_durations_and_failure_logs(self):
         cases = demo_cases()
-        matrix.case_timing(FAILING, cases)
+        ktap.case_timing(FAILING, cases)
         passed, failed, crashed, absent = cases
         self.assertAlmostEqual(passed.duration, 0.1)   # from "# Subtest:"
         self.assertAlmostEqual(failed.duration, 0.15)  # from "ok 1"
@@ -573,8 +579,8 @@ class CaseTiming(unittest.TestCase):
                  for i in range(100)]
         console = '\n'.join(['[    2.000000]     # Subtest: demo', *noise,
                              '[    3.000000]     not ok 1 demo_fail'])
-        cases = [matrix.Case('demo', 'demo_fail', None, 'FAIL')]
-        matrix.case_timing(console, cases)
+        cases = [Case('demo', 'demo_fail', None, Status.FAIL)]
+        ktap.case_timing(console, cases)
         log = cases[0].log.splitlines()
         self.assertEqual(len(log), 40)
         self.assertEqual(log[0], '# demo_fail: line 61')
@@ -582,8 +588,8 @@ class CaseTiming(unittest.TestCase):
         self.assertAlmostEqual(cases[0].duration, 1.0)
 
     def test_clean_console(self):
-        cases = matrix.flatten_json(KUNIT_JSON, [])
-        matrix.case_timing(read('clean-x86_64-kunit.log'), cases)
+        cases = ktap.flatten_json(KUNIT_JSON, [])
+        ktap.case_timing(read('clean-x86_64-kunit.log'), cases)
         by = {(c.case, c.param): c for c in cases}
         self.assertAlmostEqual(by['example_simple_test', None].duration,
                                0.5135 - 0.512101)
@@ -598,7 +604,7 @@ class CaseTiming(unittest.TestCase):
         console = '\n'.join(line.split('] ', 1)[1]
                             for line in FAILING.splitlines())
         cases = demo_cases()
-        matrix.case_timing(console, cases)
+        ktap.case_timing(console, cases)
         self.assertTrue(all(c.duration is None for c in cases))
         self.assertEqual(cases[1].log, '')
 
@@ -607,8 +613,8 @@ class CaseTiming(unittest.TestCase):
     # the first word of the description and looks rows up by case name, so
     # every param row gets the parent's (near-zero) gap after the last param.
     def test_param_rows_get_their_own_duration(self):
-        cases = matrix.flatten_json(KUNIT_JSON, [])
-        matrix.case_timing(read('clean-x86_64-kunit.log'), cases)
+        cases = ktap.flatten_json(KUNIT_JSON, [])
+        ktap.case_timing(read('clean-x86_64-kunit.log'), cases)
         by = {(c.case, c.param): c for c in cases}
         self.assertAlmostEqual(
             by['example_params_test', 'example value 2'].duration, 0.0003)
@@ -623,15 +629,20 @@ class CaseTiming(unittest.TestCase):
         console = '\n'.join(
             f'{line[:14]}[  T96]{line[14:]}' for line in FAILING.splitlines())
         cases = demo_cases()
-        matrix.case_timing(console, cases)
+        ktap.case_timing(console, cases)
         self.assertIsNotNone(cases[0].duration)
         self.assertAlmostEqual(cases[0].duration, 0.1)
 
 
+def tup(c: Counts):
+    """(passed, failed, skipped), errors counted as failed."""
+    return c.passed, c.failed + c.errors, c.skipped
+
+
 def row(name, verdict, statuses, **kw):
-    return matrix.RowResult(
-        name, 'x86_64', 'd', verdict=verdict,
-        cases=[matrix.Case('s', f'c{i}', None, st)
+    return RowResult(
+        name, 'x86_64', 'd', verdict=Status(verdict.upper()),
+        cases=[Case('s', f'c{i}', None, Status(st))
                for i, st in enumerate(statuses)], **kw)
 
 
@@ -642,34 +653,34 @@ class Totals(unittest.TestCase):
             row('failing-case', 'fail', ['PASS', 'FAIL', 'SKIP']),
             row('crash', 'fail', ['ERROR']),
         ]
-        self.assertEqual(matrix.totals(results), (3, 2, 2))
+        self.assertEqual(tup(totals(results)), (3, 2, 2))
 
     def test_failed_row_without_failing_cases_counts_once(self):
-        self.assertEqual(matrix.totals([row('build', 'fail', [])]), (0, 1, 0))
+        self.assertEqual(tup(totals([row('build', 'fail', [])])), (0, 1, 0))
         # A splat or a mismatched report fails a row whose cases all pass.
         self.assertEqual(
-            matrix.totals([row('splat', 'fail', ['PASS', 'PASS', 'SKIP'])]),
+            tup(totals([row('splat', 'fail', ['PASS', 'PASS', 'SKIP'])])),
             (2, 1, 1))
 
     def test_failed_row_with_failing_cases_not_counted_again(self):
         self.assertEqual(
-            matrix.totals([row('r', 'fail', ['FAIL', 'FAIL', 'PASS'])]),
+            tup(totals([row('r', 'fail', ['FAIL', 'FAIL', 'PASS'])])),
             (1, 2, 0))
 
     def test_empty(self):
-        self.assertEqual(matrix.totals([]), (0, 0, 0))
-        self.assertEqual(matrix.totals([row('r', 'pass', [])]), (0, 0, 0))
+        self.assertEqual(tup(totals([])), (0, 0, 0))
+        self.assertEqual(tup(totals([row('r', 'pass', [])])), (0, 0, 0))
 
 
 class Table(unittest.TestCase):
     def test_table(self):
-        a = matrix.RowResult('a', 'x86_64', 'd', verdict='pass',
+        a = RowResult('a', 'x86_64', 'd', verdict=Status.PASS,
                              build_seconds=61.4, boot_seconds=9.6,
                              reports={'B': '2', 'A': '1'},
-                             cases=matrix.flatten_json(KUNIT_JSON, []))
+                             cases=ktap.flatten_json(KUNIT_JSON, []))
         b = row('b', 'fail', ['FAIL'],
                 reasons=['console splat: UBSAN: UBSAN: shift\nmore'])
-        lines = matrix.table([a, b]).splitlines()
+        lines = reports.table([a, b]).splitlines()
         self.assertEqual(lines[0], '| row | example | hugetlb_ptlock | s | '
                                    'build s | boot+test s | verdict |')
         self.assertEqual(lines[2], '| a | 8/0/4 | 4/0/0 | - | 61 | 10 | '

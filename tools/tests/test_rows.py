@@ -3,9 +3,11 @@
 
 import json
 import unittest
-from pathlib import Path
 
-from tools import rows
+import paths
+import rows
+
+SUITES = {'example'}
 
 GOOD = '''
 [[row]]
@@ -41,7 +43,7 @@ class RowsFileTest(unittest.TestCase):
         self.assertEqual(rows.default_row(rs).name, 'x86_64')
 
     def test_good_rows_parse_to_typed_records(self):
-        rs = rows.parse_rows(GOOD)
+        rs = rows.parse_rows(GOOD, known_suites=SUITES)
         self.assertEqual([r.name for r in rs], ['a', 'b-um'])
         a = rs[0]
         self.assertEqual(a.options, ('CONFIG_SMP=n',))
@@ -51,7 +53,7 @@ class RowsFileTest(unittest.TestCase):
 
     def bad(self, text, needle):
         with self.assertRaises(rows.RowError) as cm:
-            rows.parse_rows(text, 'x.toml')
+            rows.parse_rows(text, 'x.toml', known_suites=SUITES)
         self.assertIn(needle, str(cm.exception))
         self.assertIn('x.toml', str(cm.exception))
 
@@ -72,9 +74,24 @@ class RowsFileTest(unittest.TestCase):
         self.bad(GOOD.replace('description = "row b"', ''),
                  '"description" is required')
         self.bad(GOOD + 'qemu_args = ["-smp 2"]\n', 'make no sense for arch um')
+        self.bad(GOOD.replace('"example"', '"exampel"'),
+                 'row a: must_run names no suite: exampel')
+        self.bad('[defaults]\nname = "x"\n' + GOOD, 'cannot have a default')
+        self.bad('[extra]\n' + GOOD, 'unknown table(s) extra')
+
+    def test_defaults_fill_what_a_row_does_not_set(self):
+        rs = rows.parse_rows('[defaults]\ntimeout = 60\nmust_run = '
+                             '["example"]\n' + GOOD, known_suites=SUITES)
+        self.assertEqual((rs[0].timeout, rs[0].must_run), (120, ('example',)))
+        self.assertEqual((rs[1].timeout, rs[1].must_run), (60, ('example',)))
+
+    def test_real_must_run_are_real_suites(self):
+        for r in rows.load_rows():
+            self.assertEqual(set(r.must_run),
+                             {'hugetlb_ptlock', 'writeback_cgroup_trace'})
 
     def test_select(self):
-        rs = rows.parse_rows(GOOD)
+        rs = rows.parse_rows(GOOD, known_suites=SUITES)
         self.assertEqual([r.name for r in rows.select(rs, 'b-um,a')],
                          ['a', 'b-um'])
         self.assertEqual(len(rows.select(rs, '')), 2)
@@ -118,7 +135,7 @@ class ConfigSurvivalTest(unittest.TestCase):
 
     def test_kunitconfig_is_default_row(self):
         text = rows.kunitconfig_text(rows.default_row(rows.load_rows()))
-        self.assertEqual(text, (rows.REPO / '.kunitconfig').read_text())
+        self.assertEqual(text, paths.KUNITCONFIG.read_text())
 
 
 if __name__ == '__main__':

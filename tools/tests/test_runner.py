@@ -12,13 +12,15 @@ import os
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import time
 import unittest
 from pathlib import Path
 from unittest import mock
 
-from tools import matrix, rows
+import matrix
+import paths
+import rows
+import runner
 
 FAKE = r'''
 import json, os, sys, time
@@ -54,6 +56,9 @@ if cmd == 'build':
     if mode == 'lost-option':
         lines = [l for l in lines if not l.startswith('CONFIG_SMP=')]
     open(os.path.join(bd, '.config'), 'w').write('\n'.join(lines) + '\n')
+    open(os.path.join(bd, 'vmlinux'), 'w').write('')
+    with open(os.path.join(bd, 'builds'), 'a') as fh:
+        fh.write('build\n')
     sys.exit(0)
 log = open(os.path.join(bd, 'test.log'), 'w')
 def con(line):
@@ -94,17 +99,23 @@ sys.exit(1 if mode == 'fail' else 0)
 '''
 
 
+def fake_tree(case: unittest.TestCase) -> tuple[Path, Path]:
+    """(scratch folder, a tree in it whose kunit.py is FAKE), removed after
+    the test."""
+    tmp = Path(tempfile.mkdtemp())
+    case.addCleanup(shutil.rmtree, tmp, True)
+    kunit = paths.kunit_py(tmp / 'tree')
+    kunit.parent.mkdir(parents=True)
+    kunit.write_text(FAKE)
+    return tmp, tmp / 'tree'
+
+
 class FakeTreeCase(unittest.TestCase):
     """A tree whose kunit.py is FAKE; results/ in a scratch folder."""
 
     def setUp(self):
-        self.tmp = Path(tempfile.mkdtemp())
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.tree = self.tmp / 'tree'
-        k = self.tree / 'tools/testing/kunit'
-        k.mkdir(parents=True)
-        (k / 'kunit.py').write_text(FAKE)
-        p = mock.patch.object(matrix, 'RESULTS', self.tmp / 'results')
+        self.tmp, self.tree = fake_tree(self)
+        p = mock.patch.dict(os.environ, {'RESULTS': str(self.tmp / 'results')})
         p.start()
         self.addCleanup(p.stop)
         self.row = rows.Row(
@@ -118,15 +129,15 @@ class FakeTreeCase(unittest.TestCase):
 class RunRowTest(FakeTreeCase):
     def run_mode(self, mode, row=None):
         with mock.patch.dict(os.environ, {'FAKE_MODE': mode}):
-            return matrix.run_row(row or self.row, self.tree,
+            return runner.run_row(row or self.row, self.tree,
                                   self.tmp / 'build', 1)
 
     def test_pass(self):
         r = self.run_mode('pass')
         self.assertEqual(r.reasons, [])
-        self.assertEqual(r.verdict, 'pass')
+        self.assertEqual(r.verdict, 'PASS')
         self.assertEqual(r.reports, {'USE_SPLIT_HUGETLB_PTLOCKS': '1'})
-        self.assertEqual(r.counts()['example']['PASS'], 2)
+        self.assertEqual(r.counts()['example'].passed, 2)
         out = self.tmp / 'results' / 'fake'
         for f in ('console.log', 'config', 'kunit.json', 'ktap.txt',
                   'build.log'):
@@ -135,12 +146,12 @@ class RunRowTest(FakeTreeCase):
 
     def test_failed_case_fails_row(self):
         r = self.run_mode('fail')
-        self.assertEqual(r.verdict, 'fail')
+        self.assertEqual(r.verdict, 'FAIL')
         self.assertIn('example.example_other_test: FAIL', r.reasons)
 
     def test_splat_fails_row_even_if_cases_pass(self):
         r = self.run_mode('splat')
-        self.assertEqual(r.verdict, 'fail')
+        self.assertEqual(r.verdict, 'FAIL')
         self.assertTrue(any('sleep-in-atomic' in x for x in r.reasons),
                         r.reasons)
 
@@ -165,28 +176,74 @@ class RunRowTest(FakeTreeCase):
         # in the final .config the right answer is 0.
         row = rows.Row(**{**self.row.__dict__, 'options': ('CONFIG_SMP=y',)})
         r = self.run_mode('pass', row)
-        self.assertEqual(r.verdict, 'fail')
+        self.assertEqual(r.verdict, 'FAIL')
         self.assertEqual(r.reasons, [
             'row expects USE_SPLIT_HUGETLB_PTLOCKS=1, but its final .config '
             'implies USE_SPLIT_HUGETLB_PTLOCKS=0'])
 
     def test_panic_is_a_failure_with_console_tail(self):
         r = self.run_mode('panic')
-        self.assertEqual(r.verdict, 'fail')
+        self.assertEqual(r.verdict, 'FAIL')
         text = '\n'.join(r.reasons)
         self.assertIn('no KUnit results', text)
         self.assertIn('Kernel panic - not syncing', text)
 
     def test_hang_times_out_with_console_tail(self):
-        with mock.patch.object(matrix, 'KILL_MARGIN', 1):
+        with mock.patch.object(runner, 'KILL_MARGIN', 1):
             row = rows.Row(**{**self.row.__dict__, 'timeout': 2})
             t0 = time.monotonic()
             r = self.run_mode('hang', row)
         self.assertLess(time.monotonic() - t0, 30)
-        self.assertEqual(r.verdict, 'fail')
+        self.assertEqual(r.verdict, 'FAIL')
         text = '\n'.join(r.reasons)
         self.assertIn('timed out after 2s', text)
         self.assertIn('about to hang', text)
+
+
+class BuildSkipTest(FakeTreeCase):
+    """A row whose inputs did not change since its last build runs no
+    kunit.py build at all; any change to them builds again."""
+
+    def git(self, *args):
+        subprocess.run(['git', *args], cwd=self.tree, check=True,
+                       capture_output=True)
+
+    def run_pass(self, row=None):
+        with mock.patch.dict(os.environ, {'FAKE_MODE': 'pass'}):
+            return runner.run_row(row or self.row, self.tree,
+                                  self.tmp / 'build', 1)
+
+    def builds(self):
+        return (self.tmp / 'build' / 'fake' / 'builds').read_text().count(
+            'build')
+
+    def test_unchanged_row_skips_the_build(self):
+        self.git('init', '-q')
+        self.git('add', '-A')
+        self.git('-c', 'user.name=T', '-c', 'user.email=t@e.invalid',
+                 'commit', '-q', '-m', 'tree')
+        first = self.run_pass()
+        self.assertFalse(first.build_skipped)
+        second = self.run_pass()
+        self.assertTrue(second.build_skipped)
+        self.assertEqual(second.verdict, 'PASS')
+        self.assertEqual(self.builds(), 1)
+        # The saved build log is the row's build.log again.
+        self.assertIn('kunit.py', (self.tmp / 'results' / 'fake' /
+                                   'build.log').read_text())
+        # Another option, a changed tree, or local changes: build again.
+        other = rows.Row(**{**self.row.__dict__,
+                            'options': self.row.options + ('CONFIG_X=y',)})
+        self.assertFalse(self.run_pass(other).build_skipped)
+        (self.tree / 'new-file').write_text('x')
+        self.git('add', 'new-file')
+        self.assertFalse(self.run_pass(other).build_skipped)
+        self.assertEqual(self.builds(), 3)
+
+    def test_no_git_tree_always_builds(self):
+        self.run_pass()
+        self.assertFalse(self.run_pass().build_skipped)
+        self.assertEqual(self.builds(), 2)
 
 
 class ReproducerTest(FakeTreeCase):

@@ -11,8 +11,8 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from tools import validate
-from tools.tests.test_setup import fake_bin
+import validate
+from tests.test_setup import fake_bin
 
 REPO = Path(__file__).resolve().parents[2]
 

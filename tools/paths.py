@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Every path the tools use, and the series' patch names: computed here only.
+
+  repository   REPO, PATCH_DIR (kernel-patches/), KUNIT_DIR, ROWS_FILE
+  work folder  work_dir() ($WORK or <repo>/work), build_root() (one kunit.py
+               build folder per row), the prepared tree's path file
+  results      results_dir() ($RESULTS or <repo>/results), row_results()
+  the tree     kunit_py(tree)
+  the series   read_series(), patches() (in apply order, no cover letter)
+
+Functions, not constants, where the environment decides, so a test (or a
+caller such as `make check-bases`) that sets WORK or RESULTS is obeyed
+everywhere at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS = REPO / 'tools'
+PATCH_DIR = REPO / 'kernel-patches'
+KUNIT_DIR = REPO / 'kunit'
+ROWS_FILE = TOOLS / 'rows.toml'
+KUNITCONFIG = REPO / '.kunitconfig'
+SETUP_SH = TOOLS / 'setup.sh'
+# Not *.patch, so that `git am kernel-patches/*.patch` works as is;
+# FORMAT_PATCH_COVER is the name `git format-patch` gives it.
+COVER = '0000-cover-letter.txt'
+FORMAT_PATCH_COVER = '0000-cover-letter.patch'
+SERIES = 'series'
+# The Debian version the series was last generated on; only `make gen`
+# writes it.
+BASE_RECORD = 'base'
+DEBIAN_PKG = 'linux-source-6.12'
+DEBIAN_TARBALL = Path('/usr/src/linux-source-6.12.tar.xz')
+KUNIT_PY = 'tools/testing/kunit/kunit.py'
+
+
+class SeriesError(Exception):
+    """A user-facing error about the series or the tree: printed without a
+    traceback, exit status 1."""
+
+
+def work_dir() -> Path:
+    return Path(os.environ.get('WORK') or REPO / 'work').resolve()
+
+
+def build_root() -> Path:
+    return work_dir() / 'build'
+
+
+_results_override: Optional[Path] = None
+
+
+def results_dir() -> Path:
+    if _results_override is not None:
+        return _results_override
+    return Path(os.environ.get('RESULTS') or REPO / 'results').resolve()
+
+
+@contextlib.contextmanager
+def results_in(folder: Path) -> Iterator[None]:
+    """Write results to folder for a while (`make check-bases` keeps each
+    version's in results/bases/<version>/)."""
+    global _results_override
+    old, _results_override = _results_override, folder.resolve()
+    try:
+        yield
+    finally:
+        _results_override = old
+
+
+def row_results(row: str) -> Path:
+    return results_dir() / row
+
+
+def kunit_py(tree: Path) -> Path:
+    return tree / KUNIT_PY
+
+
+def read_series(patch_dir: Optional[Path] = None,
+                generated: frozenset[str] = frozenset()) -> list[str]:
+    """File names from kernel-patches/series, in apply order.
+
+    Names in `generated` (suite patches, rebuilt from kunit/) may be
+    missing: `make gen` writes them.
+    """
+    patch_dir = patch_dir or PATCH_DIR
+    series = patch_dir / SERIES
+    if not series.exists():
+        raise SeriesError(f'{series} is missing')
+    names: list[str] = []
+    for lineno, raw in enumerate(series.read_text().splitlines(), 1):
+        line = raw.split('#', 1)[0].strip()
+        if not line:
+            continue
+        name = line.split()[0]
+        if not (patch_dir / name).is_file() and name not in generated:
+            raise SeriesError(f'{series}:{lineno}: {name}: no such patch '
+                              f'file')
+        if name in names:
+            raise SeriesError(f'{series}:{lineno}: {name} listed twice')
+        names.append(name)
+    return names
+
+
+def patches(patch_dir: Optional[Path] = None) -> list[str]:
+    """The patches of the series in apply order, without the cover letter."""
+    return [n for n in read_series(patch_dir) if n != COVER]
