@@ -61,7 +61,7 @@ test: setup
 	@$(PY) tools/testall.py all
 
 bench: setup prepare
-	@$(PY) tools/bench.py --tree $(TREE)
+	@$(PY) tools/bench.py --tree $(TREE) --rows "$(ROWS)"
 
 clean:
 	rm -rf $(WORK) results
