@@ -36,7 +36,7 @@ CHECKS: list[tuple[str, tuple[str, ...]]] = [
     ('config survival', ('options not in the final .config',)),
     ('expectations', ('expected ', 'row expects ', 'suite reported ')),
     ('console splats', ('console splat: ',)),
-    ('must-run suites', ('must-run suite ',)),
+    ('must-run suites', ('must-run suite ', 'unexpected skip: ')),
     ('timeout/crash', ('boot+test timed out', 'no KUnit results',
                        'kunit.py exec exited', 'kunit.py wrote invalid JSON')),
 ]

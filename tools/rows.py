@@ -27,7 +27,7 @@ OPTION_RE = re.compile(r'^CONFIG_[A-Za-z0-9_]+=(y|n|m|-?[0-9]+|0x[0-9a-fA-F]+'
 KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
 FIELDS = {'name', 'description', 'arch', 'kunitconfigs', 'options',
           'qemu_args', 'kernel_args', 'timeout', 'must_run', 'expect',
-          'default'}
+          'default', 'may_skip'}
 # What [defaults] may give every row (a row's own value wins).
 DEFAULTABLE = FIELDS - {'name', 'description', 'default'}
 
@@ -49,6 +49,9 @@ class Row:
     must_run: tuple[str, ...] = ()
     expect: dict[str, str] = field(default_factory=dict)
     default: bool = False
+    # "suite.case [param]" glob -> why that case cannot run in this row;
+    # any other skipped case fails the row.
+    may_skip: dict[str, str] = field(default_factory=dict)
 
     def config_entries(self, repo: Path = REPO) -> dict[str, str]:
         """Merged config (fragments, then options), as kunit.py merges it."""
@@ -177,6 +180,18 @@ def _run_fields(rec: dict[str, Any], where: str
     return timeout, {k: str(v) for k, v in expect.items()}, qemu
 
 
+def _may_skip(rec: dict[str, Any], where: str) -> dict[str, str]:
+    table = rec.get('may_skip', {})
+    if not isinstance(table, dict):
+        raise _err(where, '"may_skip" must be a table "suite.case" = "why"')
+    for pattern, why in table.items():
+        if '.' not in pattern or not isinstance(why, str) or \
+                not why.strip():
+            raise _err(where, f'may_skip.{pattern!r} needs a "suite.case" '
+                       f'pattern and a reason')
+    return dict(table)
+
+
 def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
     _identity(rec, where)
     frags, options = _config(rec, where, repo)
@@ -186,7 +201,8 @@ def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
                qemu_args=qemu,
                kernel_args=_str_list(rec, 'kernel_args', where),
                timeout=timeout, must_run=_str_list(rec, 'must_run', where),
-               expect=expect, default=rec.get('default', False))
+               expect=expect, default=rec.get('default', False),
+               may_skip=_may_skip(rec, where))
 
 
 def _records(text: str, source: str) -> tuple[list[Any], dict[str, Any]]:

@@ -14,6 +14,7 @@ against the row and its .config, and a hard timeout around everything.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import json
 import os
@@ -364,9 +365,23 @@ def check_must_run(row: rowsmod.Row, res: RowResult) -> list[str]:
     return bad
 
 
+def check_skips(row: rowsmod.Row, res: RowResult) -> list[str]:
+    """Only the cases the row says cannot run here may skip: a failed
+    reservation or a lost option must not make a row quieter."""
+    bad = []
+    for c in res.cases:
+        if c.status is Status.SKIP and not any(
+                fnmatch.fnmatchcase(c.name, pat) for pat in row.may_skip):
+            why = f' ({c.skip_reason})' if c.skip_reason else ''
+            bad.append(f'unexpected skip: {c.name}{why}; the row\'s '
+                       f'may_skip does not allow it')
+    return bad
+
+
 def judge(run: RowRun, console: str, rc: int, final: dict[str, str]) -> None:
     res, row = run.res, run.row
     res.reasons += check_must_run(row, res)
+    res.reasons += check_skips(row, res)
     res.splats = scan_splats(console)
     if res.splats:
         res.reasons.append(f'console splat: {res.splats[0]}' +

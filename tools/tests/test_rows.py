@@ -78,6 +78,10 @@ class RowsFileTest(unittest.TestCase):
                  'row a: must_run names no suite: exampel')
         self.bad('[defaults]\nname = "x"\n' + GOOD, 'cannot have a default')
         self.bad('[extra]\n' + GOOD, 'unknown table(s) extra')
+        self.bad(GOOD + 'may_skip = { "example_case" = "why" }\n',
+                 'needs a "suite.case" pattern and a reason')
+        self.bad(GOOD + 'may_skip = { "example.case" = "" }\n',
+                 'needs a "suite.case" pattern and a reason')
 
     def test_defaults_fill_what_a_row_does_not_set(self):
         rs = rows.parse_rows('[defaults]\ntimeout = 60\nmust_run = '

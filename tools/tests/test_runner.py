@@ -159,6 +159,19 @@ class RunRowTest(FakeTreeCase):
         r = self.run_mode('skipped')
         self.assertIn('must-run suite example was skipped', r.reasons)
 
+    def test_skip_the_row_does_not_allow_fails_it(self):
+        r = self.run_mode('skipped')
+        self.assertIn('unexpected skip: example.example_simple_test (no huge '
+                      'pages); the '
+                      "row's may_skip does not allow it", r.reasons)
+        allowed = rows.Row(**{**self.row.__dict__, 'may_skip': {
+            'example.example_simple_*': 'the fake cannot run it'}})
+        r = self.run_mode('skipped', allowed)
+        self.assertFalse([x for x in r.reasons if 'example_simple' in x])
+        self.assertTrue([x for x in r.reasons
+                         if x.startswith('unexpected skip: '
+                                         'example.example_other_test')])
+
     def test_lost_option_fails_row(self):
         r = self.run_mode('lost-option')
         self.assertTrue(any('CONFIG_SMP=y (got not set)' in x
