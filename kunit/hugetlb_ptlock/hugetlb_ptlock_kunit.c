@@ -14,7 +14,8 @@
  *    configuration;
  *  - huge_pte_lockptr() against the lock a core-mm walker takes for the
  *    same entry, and the split/non-split shape of those locks;
- *  - huge_pte_offset_lock() for present and absent entries;
+ *  - huge_pte_offset_lock() for present entries (at their start and
+ *    inside them), a none entry in a present table and a missing table;
  *  - concurrent fault, mprotect and zap/unmap from several kthreads, and a
  *    fork, so that PROVE_LOCKING sees the real lock nesting.
  *
@@ -467,6 +468,74 @@ static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
 		   depth);
 }
 
+/*
+ * huge_pte_offset_lock() on the harder inputs: addresses inside a
+ * populated huge page (not only its start) must find that page's entry
+ * and take its lock, and the unmapped slot next to it -- an absent entry
+ * inside a page table that is present -- comes back as a none entry with
+ * the lock of that same table held, ready for a caller to fill under the
+ * lock core-mm would take. One huge page at PTLOCK_TEST_BASE (1G): the
+ * slot after it is in the same PMD (2M, i386 4M) or PUD (1G) table.
+ */
+static void huge_pte_offset_lock_unaligned_and_none(struct kunit *test)
+{
+	struct hstate *h = (struct hstate *)test->param_value;
+	unsigned long sz = huge_page_size(h);
+	/* Three addresses inside the page, then the slot after it. */
+	const unsigned long addr[] = {
+		PTLOCK_TEST_BASE + PAGE_SIZE, PTLOCK_TEST_BASE + sz / 2,
+		PTLOCK_TEST_BASE + sz - PAGE_SIZE, PTLOCK_TEST_BASE + sz,
+	};
+	const int none_idx = ARRAY_SIZE(addr) - 1;
+	spinlock_t *ptl[ARRAY_SIZE(addr)];	/* what huge_pte_offset_lock() took */
+	pte_t *pte[ARRAY_SIZE(addr)];
+	int held[ARRAY_SIZE(addr)];
+	struct core_entry ce;
+	struct mm_struct *mm;
+	bool found, none = false;
+	int i;
+
+	if (!get_free_pages(test, h, 1))
+		return;
+	map_huge(test, h, PTLOCK_TEST_BASE, 1, MAP_SHARED,
+		 PROT_READ | PROT_WRITE);
+	mm = current->mm;
+
+	mmap_read_lock(mm);
+	found = core_mm_lookup(mm, PTLOCK_TEST_BASE, &ce);
+	for (i = 0; i <= none_idx; i++) {
+		ptl[i] = NULL;
+		pte[i] = huge_pte_offset_lock(h, mm, addr[i], &ptl[i]);
+		held[i] = pte[i] ? ptl_held(ptl[i]) : 0;
+		if (pte[i] && i == none_idx)
+			none = huge_pte_none(huge_ptep_get(mm, addr[i], pte[i]));
+		if (pte[i])
+			spin_unlock(ptl[i]);
+	}
+	mmap_read_unlock(mm);
+
+	KUNIT_ASSERT_TRUE(test, found);
+	for (i = 0; i < none_idx; i++) {
+		KUNIT_EXPECT_PTR_EQ_MSG(test, pte[i], ce.entry, "%luK page, %#lx",
+					sz / SZ_1K, addr[i]);
+		KUNIT_EXPECT_PTR_EQ_MSG(test, ptl[i], ce.ptl, "%luK page, %#lx",
+					sz / SZ_1K, addr[i]);
+		if (held[i] >= 0)
+			KUNIT_EXPECT_EQ_MSG(test, held[i], 1, "%#lx", addr[i]);
+	}
+	KUNIT_ASSERT_NOT_NULL_MSG(test, pte[none_idx],
+				  "%#lx: no entry beside a %luK page",
+				  addr[none_idx], sz / SZ_1K);
+	KUNIT_EXPECT_TRUE_MSG(test, none, "%#lx is not mapped", addr[none_idx]);
+	KUNIT_EXPECT_PTR_EQ(test, table_page(pte[none_idx]),
+			    table_page(ce.entry));
+	KUNIT_EXPECT_PTR_EQ(test, ptl[none_idx], ce.ptl);
+	if (held[none_idx] >= 0)
+		KUNIT_EXPECT_EQ(test, held[none_idx], 1);
+	kunit_info(test, "%luK: inside the page and the none entry at %#lx, level %d\n",
+		   sz / SZ_1K, addr[none_idx], ce.level);
+}
+
 /* mprotect() of [start, end) in @mm, the way do_mprotect_pkey() does it. */
 static int ptlock_mprotect(struct mm_struct *mm, unsigned long start,
 			   unsigned long end, bool writable)
@@ -827,6 +896,11 @@ static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
 	skip_no_hugetlb(test);
 }
 
+static void huge_pte_offset_lock_unaligned_and_none(struct kunit *test)
+{
+	skip_no_hugetlb(test);
+}
+
 static void huge_pte_lock_concurrent_fault_mprotect_unmap(struct kunit *test)
 {
 	skip_no_hugetlb(test);
@@ -847,6 +921,8 @@ static struct kunit_case hugetlb_ptlock_test_cases[] = {
 	KUNIT_CASE_PARAM_ATTR(huge_pte_offset_lock_present_returns_locked,
 			      hstate_gen_params, { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM_ATTR(huge_pte_offset_lock_absent_returns_null,
+			      hstate_gen_params, { .speed = KUNIT_SPEED_SLOW }),
+	KUNIT_CASE_PARAM_ATTR(huge_pte_offset_lock_unaligned_and_none,
 			      hstate_gen_params, { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_SLOW(huge_pte_lock_concurrent_fault_mprotect_unmap),
 	KUNIT_CASE_SLOW(copy_hugetlb_page_range_fork_copies_entries),
