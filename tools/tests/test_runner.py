@@ -172,6 +172,16 @@ class RunRowTest(FakeTreeCase):
                          if x.startswith('unexpected skip: '
                                          'example.example_other_test')])
 
+    def test_may_skip_patterns_are_literal_but_for_star(self):
+        name = 'hugetlb_ptlock.absent [2048K]'
+        self.assertTrue(runner.skip_allowed(name, name))
+        self.assertTrue(runner.skip_allowed(name, 'hugetlb_ptlock.abs*'))
+        self.assertTrue(runner.skip_allowed(name, '*[2048K]'))
+        self.assertFalse(runner.skip_allowed(name, '*[1048576K]'))
+        self.assertFalse(runner.skip_allowed('hugetlb_ptlock.absent 2',
+                                             'hugetlb_ptlock.absent [2048K]'))
+        self.assertFalse(runner.skip_allowed(name, 'hugetlb_ptlock.abs'))
+
     def test_lost_option_fails_row(self):
         r = self.run_mode('lost-option')
         self.assertTrue(any('CONFIG_SMP=y (got not set)' in x
