@@ -107,12 +107,16 @@ def reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
     without this project's tooling; the build folder is the row's own, so
     the rebuild is incremental.
     """
+    # The compiler as the matrix ran it (CC=ccache gcc): another CC would
+    # change every object's command line and rebuild the row from scratch.
+    make_options, env = runner.ccache_env(build_dir.parent.parent)
     kunit = ['python3', paths.KUNIT_PY, 'run', f'--arch={row.arch}',
              f'--build_dir={build_dir.resolve()}',
              f'--kunitconfig={kunitconfig.resolve()}',
-             *runner.boot_args(row)]
+             *runner.boot_args(row), '--make_options', make_options]
     why = (res.reasons or ['failed'])[0].splitlines()[0]
     q = shlex.quote
+    exports = ''.join(f'export {k}={q(v)}\n' for k, v in env.items())
     return (f'#!/bin/sh\n'
             f'# Reproduce the failure of matrix row {row.name}:\n'
             f'#   {why}\n'
@@ -125,6 +129,7 @@ def reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
             f'\texec {make_command(row)}\n'
             f'fi\n'
             f'cd {q(str(tree))}\n'
+            f'{exports}'
             f'exec {shlex.join(kunit)}\n')
 
 

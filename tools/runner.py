@@ -162,6 +162,15 @@ def build_inputs(run: RowRun, cmd: list[str]) -> str:
     return h.hexdigest()
 
 
+def vmlinux_stamp(build_dir: Path) -> Optional[int]:
+    """The kernel's mtime: a build folder someone rebuilt by hand (a
+    reproducer, kunit.py run) is not the one the stamp describes."""
+    try:
+        return (build_dir / 'vmlinux').stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def read_stamp(build_dir: Path) -> dict[str, object]:
     try:
         data = json.loads((build_dir / STAMP).read_text())
@@ -224,7 +233,7 @@ def kunit_build(run: RowRun) -> tuple[int, bool]:
     stamp = read_stamp(run.build_dir)
     log = run.out / 'build.log'
     if inputs and stamp.get('inputs') == inputs and \
-            (run.build_dir / 'vmlinux').exists() and \
+            stamp.get('vmlinux') == vmlinux_stamp(run.build_dir) and \
             (run.build_dir / SAVED_LOG).exists():
         shutil.copyfile(run.build_dir / SAVED_LOG, log)
         run.res.build_skipped = True
@@ -244,7 +253,8 @@ def kunit_build(run: RowRun) -> tuple[int, bool]:
         # build of this row.
         shutil.copyfile(log, run.build_dir / SAVED_LOG)
         (run.build_dir / STAMP).write_text(json.dumps(
-            {'inputs': inputs, 'objects': progress.objects()}) + '\n')
+            {'inputs': inputs, 'objects': progress.objects(),
+             'vmlinux': vmlinux_stamp(run.build_dir)}) + '\n')
     return rc, timed_out
 
 

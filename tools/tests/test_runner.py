@@ -263,6 +263,17 @@ class BuildSkipTest(FakeTreeCase):
         self.assertFalse(self.run_pass(other).build_skipped)
         self.assertEqual(self.builds(), 3)
 
+    def test_kernel_rebuilt_by_hand_is_built_again(self):
+        self.git('init', '-q')
+        self.git('add', '-A')
+        self.git('-c', 'user.name=T', '-c', 'user.email=t@e.invalid',
+                 'commit', '-q', '-m', 'tree')
+        self.run_pass()
+        vmlinux = self.tmp / 'build' / 'fake' / 'vmlinux'
+        os.utime(vmlinux, ns=(1, 1))   # a reproducer's kunit.py run
+        self.assertFalse(self.run_pass().build_skipped)
+        self.assertTrue(self.run_pass().build_skipped)
+
     def test_no_git_tree_always_builds(self):
         self.run_pass()
         self.assertFalse(self.run_pass().build_skipped)
@@ -311,7 +322,8 @@ class ReproducerTest(FakeTreeCase):
             f'--kunitconfig={res / "bad" / "kunitconfig"}', '--timeout=10',
             '--qemu_args=-smp 2', '--qemu_args=-m 1024',
             '--kernel_args=panic=-1',
-            "--kernel_args=hugepagesz=2M hugepages='16'"])
+            "--kernel_args=hugepagesz=2M hugepages='16'",
+            '--make_options', runner.ccache_env(self.tmp)[0]])
 
 
 if __name__ == '__main__':
