@@ -41,7 +41,7 @@ from typing import Callable, Optional
 import paths
 import results as resultsmod
 import rows as rowsmod
-from runner import boot_args, kunit_args
+from runner import boot_args, ccache_env, kunit_args
 
 
 @dataclass
@@ -66,10 +66,19 @@ def timed(fn: Callable[[], object]) -> float:
     return time.monotonic() - t0
 
 
-def run(cmd: list[str], cwd: Path) -> str:
+def sample(fig: Figure, seconds: float) -> None:
+    """Record a sample and show it at once: a long benchmark shows its
+    progress, and an interrupted one has printed what it measured."""
+    fig.samples.append(seconds)
+    print(f'bench: {fig.name}: {seconds:.1f}s', flush=True)
+
+
+def run(cmd: list[str], cwd: Path,
+        env: Optional[dict[str, str]] = None) -> str:
     """cmd's output; the copy of the repository shares the work folder."""
     res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, 'WORK': str(paths.work_dir())})
+                         env={**os.environ, 'WORK': str(paths.work_dir()),
+                              **(env or {})})
     if res.returncode not in (0, 1):
         sys.exit(f'bench: {" ".join(cmd[:3])} failed:\n{res.stderr[-2000:]}')
     return res.stdout
@@ -92,10 +101,13 @@ def matrix_run(repo: Path, tree: Path, names: str) -> None:
 
 
 def kunit_loop(tree: Path, selected: list[rowsmod.Row]) -> None:
+    """kunit.py run per row, with the matrix's compiler (CC=ccache gcc):
+    another CC would rebuild every object, which is no fair comparison."""
+    make_options, env = ccache_env(paths.work_dir())
     for row in selected:
         run([sys.executable, str(paths.kunit_py(tree)), 'run',
              *kunit_args(row, paths.build_root() / row.name),
-             *boot_args(row)], tree)
+             *boot_args(row), '--make_options', make_options], tree, env)
 
 
 def prepare(repo: Path) -> Path:
@@ -157,7 +169,7 @@ def report(figs: list[Figure], names: str, repeat: int) -> str:
 
 
 def measure(tree: Path, selected: list[rowsmod.Row], names: str,
-            repeat: int) -> list[Figure]:
+            repeat: int, loop_repeat: int) -> list[Figure]:
     same = Figure('matrix, nothing changed', target=30.0)
     loop = Figure('kunit.py loop, nothing changed')
     edit = Figure('one kunit/ file edited: gen + prepare + matrix',
@@ -166,17 +178,17 @@ def measure(tree: Path, selected: list[rowsmod.Row], names: str,
                        'kunit.py loop')
     matrix_run(paths.REPO, tree, names)           # warm every row first
     for _ in range(repeat):
-        same.samples.append(timed(lambda: matrix_run(paths.REPO, tree,
-                                                     names)))
-        loop.samples.append(timed(lambda: kunit_loop(tree, selected)))
+        sample(same, timed(lambda: matrix_run(paths.REPO, tree, names)))
+        sample(loop, timed(lambda: kunit_loop(tree, selected)))
     repo = bench_repo()
     for n in range(repeat):
         t0 = time.monotonic()
         matrix_run(repo, edit_and_prepare(repo, 2 * n), names)
-        edit.samples.append(time.monotonic() - t0)
-        t0 = time.monotonic()
-        kunit_loop(edit_and_prepare(repo, 2 * n + 1), selected)
-        loop_edit.samples.append(time.monotonic() - t0)
+        sample(edit, time.monotonic() - t0)
+        if n < loop_repeat:
+            t0 = time.monotonic()
+            kunit_loop(edit_and_prepare(repo, 2 * n + 1), selected)
+            sample(loop_edit, time.monotonic() - t0)
     shutil.rmtree(repo, ignore_errors=True)
     matrix_run(paths.REPO, prepare(paths.REPO), names)  # the checkout's
     return [same, loop, edit, loop_edit, *boot_figures(selected)]
@@ -186,11 +198,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tree', required=True)
     ap.add_argument('--repeat', type=int, default=3)
+    ap.add_argument('--edit-loop-repeat', type=int, default=3,
+                    help='runs of the kunit.py loop after an edit (each '
+                         'rebuilds every row: minutes)')
     ap.add_argument('--rows', default=os.environ.get('ROWS', ''))
     args = ap.parse_args(argv)
     selected = rowsmod.select(rowsmod.load_rows(), args.rows)
     figs = measure(Path(args.tree).resolve(), selected, args.rows,
-                   args.repeat)
+                   args.repeat, args.edit_loop_repeat)
     text = report(figs, args.rows, args.repeat)
     paths.results_dir().mkdir(parents=True, exist_ok=True)
     (paths.results_dir() / 'bench.md').write_text(text)
