@@ -19,9 +19,9 @@ runs in the same invocation, so the ratio compares like with like:
 The edit happens in a copy of the committed repository (work/bench-repo),
 so the checkout and its tracked files are never touched.  A cold
 `make test` is not repeated here (45 minutes); `.ci/run` times it.
-Writes results/bench.md; `--doc` also copies it to
-Documentation/benchmarks.rst's figures.  Exits 0: a benchmark reports, it
-does not gate CI.
+Writes results/bench.md (the latest figures are kept in
+Documentation/benchmarks.rst).  Exits 0: a benchmark reports, it does not
+gate CI.
 """
 
 from __future__ import annotations
