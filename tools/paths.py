@@ -35,6 +35,8 @@ SERIES = 'series'
 # The Debian version the series was last generated on; only `make gen`
 # writes it.
 BASE_RECORD = 'base'
+# checkpatch findings a patch keeps on purpose, each with its reason.
+CHECKPATCH_ACCEPTED = PATCH_DIR / 'checkpatch.toml'
 DEBIAN_PKG = 'linux-source-6.12'
 DEBIAN_TARBALL = Path('/usr/src/linux-source-6.12.tar.xz')
 KUNIT_PY = 'tools/testing/kunit/kunit.py'

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -30,6 +31,11 @@ from paths import COVER, SeriesError
 # long-lived tree and a fresh clone would otherwise write different index
 # lines.
 FORMAT_OPTS = ['--zero-commit', '--no-signature', '--abbrev=12']
+# The posting this series is: [PATCH v<REVISION> nn/NN].  What changed
+# since the last one goes below each patch's "---" (its changelog).
+REVISION = 2
+SUBJECT_PREFIX = f'--subject-prefix=PATCH v{REVISION}' if REVISION > 1 \
+    else '--subject-prefix=PATCH'
 
 
 class Plumbing:
@@ -123,6 +129,40 @@ def patch_commit(pl: Plumbing, head: str, name: str
     return pl.commit(head, msg, ident), ident
 
 
+DIFFSTAT = re.compile(r'^ (\S.* \| +\d+|\d+ files? changed)')
+
+
+def changelog_of(text: str) -> str:
+    """The changelog of a patch file: what it says between --- and the
+    diffstat (empty when nothing)."""
+    lines = text.splitlines()
+    if '---' not in lines:
+        return ''
+    start = lines.index('---') + 1
+    end = next((i for i in range(start, len(lines))
+                if DIFFSTAT.match(lines[i]) or lines[i].startswith('diff ')),
+               len(lines))
+    return '\n'.join(lines[start:end]).strip()
+
+
+def with_changelog(text: str, changelog: str) -> str:
+    """A format-patch file with changelog put below its --- line."""
+    if not changelog.strip():
+        return text
+    return text.replace('\n---\n', f'\n---\n{changelog.strip()}\n\n', 1)
+
+
+def changelogs(names: list[str], suites: dict[str, suitesmod.Suite],
+               produced: list[str]) -> dict[str, str]:
+    """Each produced patch's changelog: a suite's from its suite.toml, a
+    patch file's from what the committed file has below its ---."""
+    out = {}
+    for n, new in zip(names, [p for p in produced if p != COVER]):
+        out[new] = suites[n].changelog if n in suites else \
+            changelog_of((paths.PATCH_DIR / n).read_text())
+    return out
+
+
 def format_series(repo: Path, base: str, head: str, first: dict[str, str],
                   out: Path) -> list[str]:
     """git format-patch of base..head with a cover letter, into out."""
@@ -131,7 +171,8 @@ def format_series(repo: Path, base: str, head: str, first: dict[str, str],
     cover_env = {'GIT_COMMITTER_NAME': first['GIT_AUTHOR_NAME'],
                  'GIT_COMMITTER_EMAIL': first['GIT_AUTHOR_EMAIL'],
                  'GIT_COMMITTER_DATE': first['GIT_AUTHOR_DATE']}
-    git(['format-patch', '-q', *FORMAT_OPTS, '--cover-letter', '-n',
+    git(['format-patch', '-q', *FORMAT_OPTS, SUBJECT_PREFIX, '--cover-letter',
+         '-n',
          f'--base={base}', '-o', str(out), f'{base}..{head}'], repo,
         env=cover_env)
     (out / paths.FORMAT_PATCH_COVER).rename(out / COVER)
@@ -175,8 +216,10 @@ def generate(out_dir: Path, repo: Optional[Path] = None,
             (Path(td) / 'out').mkdir()
             produced = format_series(repo, base, head, first,
                                      Path(td) / 'out')
+            logs = changelogs(names, suites, produced)
             for p in produced:
-                shutil.copyfile(Path(td) / 'out' / p, out_dir / p)
+                (out_dir / p).write_text(with_changelog(
+                    (Path(td) / 'out' / p).read_text(), logs.get(p, '')))
     renames.clear()
     renames.update({n: new for n, new in zip(names, [
         p for p in produced if p != COVER]) if n in suites and n != new})
@@ -229,6 +272,7 @@ class PatchSignature:
     files: tuple[str, ...]
     change: str        # git patch-id --verbatim: the diff itself, with line
                        # numbers and index lines ignored, whitespace kept
+    changelog: str = ''  # below ---: what changed since the last posting
 
 
 def patch_signature(path: Path) -> PatchSignature:
@@ -242,7 +286,7 @@ def patch_signature(path: Path) -> PatchSignature:
     res = subprocess.run(['git', 'patch-id', '--verbatim'], input=text,
                          capture_output=True, text=True, cwd=paths.REPO)
     change = res.stdout.split()[0] if res.stdout.split() else ''
-    return PatchSignature(message, files, change)
+    return PatchSignature(message, files, change, changelog_of(text))
 
 
 def signature_diff(name: str, have: Path, want: Path) -> list[str]:
@@ -254,6 +298,8 @@ def signature_diff(name: str, have: Path, want: Path) -> list[str]:
     out = []
     if a.message != b.message:
         out.append(f'{name}: subject or commit message differs')
+    if a.changelog != b.changelog:
+        out.append(f'{name}: the changelog below --- differs')
     if a.files != b.files:
         out.append(f'{name}: touches {", ".join(a.files)}; gen touches '
                    f'{", ".join(b.files)}')
@@ -318,15 +364,35 @@ def write_gen() -> None:
         f'{version})')
 
 
+def accepted_findings(name: str) -> tuple[list[str], str]:
+    """checkpatch types a patch keeps on purpose, and why
+    (kernel-patches/checkpatch.toml)."""
+    if not paths.CHECKPATCH_ACCEPTED.exists():
+        return [], ''
+    try:
+        data = tomllib.loads(paths.CHECKPATCH_ACCEPTED.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SeriesError(f'{paths.CHECKPATCH_ACCEPTED.name}: {e}') from None
+    entry = data.get(name[:4], {})
+    types, reason = entry.get('ignore', []), str(entry.get('reason', ''))
+    if types and not reason.strip():
+        raise SeriesError(f'{paths.CHECKPATCH_ACCEPTED.name}: {name[:4]} '
+                          f'ignores {", ".join(types)} without a reason')
+    return [str(t) for t in types], reason
+
+
 def checkpatch_one(tree: Path, name: str) -> tuple[bool, str]:
-    """checkpatch.pl --strict on one patch of kernel-patches/, in tree."""
+    """checkpatch.pl --strict on one patch of kernel-patches/, in tree,
+    less the finding types kernel-patches/checkpatch.toml accepts for it."""
     # With the tree, checkpatch also validates SPDX identifiers through
     # scripts/spdxcheck.py, which needs Debian's python3-ply and
     # python3-git: put Debian's python3 first.  A checker that crashes is
     # not a pass, so anything on stderr fails the patch.
     env = {**os.environ, 'PATH': '/usr/bin:' + os.environ.get('PATH', '')}
+    ignore, _ = accepted_findings(name)
     res = subprocess.run(['perl', str(tree / 'scripts' / 'checkpatch.pl'),
                           '--strict', '--terse', '--show-types',
+                          *(['--ignore', ','.join(ignore)] if ignore else []),
                           str(paths.PATCH_DIR / name)],
                          capture_output=True, text=True, cwd=tree, env=env)
     ok = res.returncode == 0 and not res.stderr.strip()
@@ -338,6 +404,9 @@ def checkpatch(tree: Path) -> int:
     for n in paths.patches():
         ok, out = checkpatch_one(tree, n)
         bad += not ok
-        print(f'checkpatch: {n}: ' + ('ok' if ok else f'FAIL\n{out}'),
+        ignore, reason = accepted_findings(n)
+        note = f' (accepted: {", ".join(ignore)}: {reason.strip()})' \
+            if ignore else ''
+        print(f'checkpatch: {n}: ' + ('ok' + note if ok else f'FAIL\n{out}'),
               flush=True)
     return bad

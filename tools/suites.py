@@ -50,6 +50,7 @@ class Suite:
     files: tuple[tuple[Path, str], ...]
     edits: tuple[dict[str, str], ...]
     reports: tuple[ReportRule, ...] = ()
+    changelog: str = ''     # what changed since the last posting (below ---)
 
 
 def _report_rules(data: dict[str, Any], where: str) -> tuple[ReportRule, ...]:
@@ -92,7 +93,7 @@ def load_suite(toml_path: Path) -> Suite:
                               f'after and text')
     return Suite(data['name'], data['config'], data['subject'], data['body'],
                  data['patch'], data['author'], tuple(files), tuple(edits),
-                 _report_rules(data, where))
+                 _report_rules(data, where), str(data.get('changelog', '')))
 
 
 def load_suites(kunit_dir: Optional[Path] = None) -> dict[str, Suite]:

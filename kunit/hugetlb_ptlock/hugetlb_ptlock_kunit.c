@@ -59,8 +59,7 @@ static bool expected_split_hugetlb_ptlocks(void)
 
 	if (IS_ENABLED(CONFIG_X86) || IS_ENABLED(CONFIG_UML))
 		return core_split &&
-		       (IS_ENABLED(CONFIG_X86_64) || IS_ENABLED(CONFIG_X86_PAE)) &&
-		       IS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_HUGETLB_PTLOCK);
+		       (IS_ENABLED(CONFIG_X86_64) || IS_ENABLED(CONFIG_X86_PAE));
 	/* Elsewhere hugetlb follows the architecture's split PMD opt-in. */
 	return core_split && IS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK);
 }
@@ -93,12 +92,10 @@ static void use_split_hugetlb_ptlocks_matches_config(struct kunit *test)
 	/* Kirill's rule: never differ from core-mm's split PMD choice. */
 	KUNIT_EXPECT_EQ(test, !!USE_SPLIT_HUGETLB_PTLOCKS,
 			IS_ENABLED(CONFIG_SPLIT_PMD_PTLOCKS));
-	/* The arch opt-in follows the split PMD opt-in on every arch. */
-	KUNIT_EXPECT_EQ(test, IS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_HUGETLB_PTLOCK),
-			IS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK));
+	/* x86's split PMD opt-in is the seed's condition. */
 	if (IS_ENABLED(CONFIG_X86) && !IS_ENABLED(CONFIG_UML))
 		KUNIT_EXPECT_EQ(test,
-				IS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_HUGETLB_PTLOCK),
+				IS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK),
 				IS_ENABLED(CONFIG_X86_64) || IS_ENABLED(CONFIG_X86_PAE));
 }
 
@@ -184,8 +181,9 @@ static void fput_action(void *file)
 }
 
 /*
- * Map @npages huge pages of @h at @addr (MAP_FIXED_NOREPLACE) and return
- * the address, or 0 with the test failed.
+ * Map @npages huge pages of @h at @addr (MAP_FIXED_NOREPLACE; @flags add
+ * MAP_POPULATE to fault them in) and return the address, or 0 with the
+ * test failed.
  */
 static unsigned long map_huge(struct kunit *test, struct hstate *h,
 			      unsigned long addr, unsigned long npages,
@@ -204,7 +202,7 @@ static unsigned long map_huge(struct kunit *test, struct hstate *h,
 	ret = kunit_add_action_or_reset(test, fput_action, file);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	uaddr = kunit_vm_mmap(test, file, addr, size, prot,
-			      flags | MAP_FIXED_NOREPLACE | MAP_POPULATE, 0);
+			      flags | MAP_FIXED_NOREPLACE, 0);
 	KUNIT_ASSERT_FALSE_MSG(test, !uaddr || IS_ERR_VALUE(uaddr),
 			       "vm_mmap at %#lx: %ld", addr, (long)uaddr);
 	KUNIT_ASSERT_EQ(test, uaddr, addr);
@@ -300,12 +298,12 @@ static void huge_pte_lockptr_matches_core_mm(struct kunit *test)
 	per_region = nr >= 2 ? min(nr / 2, 2UL) : 1;
 	if (!get_free_pages(test, h, nr >= 2 ? 2 * per_region : 1))
 		return;
-	map_huge(test, h, PTLOCK_TEST_BASE, per_region, MAP_SHARED,
+	map_huge(test, h, PTLOCK_TEST_BASE, per_region, MAP_SHARED | MAP_POPULATE,
 		 PROT_READ | PROT_WRITE);
 	if (nr >= 2) {
 		addr_b = PTLOCK_TEST_BASE + max_t(unsigned long, PUD_SIZE, SZ_1G);
 		addr_b = ALIGN(addr_b, max(sz, PUD_SIZE));
-		map_huge(test, h, addr_b, per_region, MAP_SHARED,
+		map_huge(test, h, addr_b, per_region, MAP_SHARED | MAP_POPULATE,
 			 PROT_READ | PROT_WRITE);
 	}
 	mm = current->mm;
@@ -364,28 +362,67 @@ static int ptl_held(spinlock_t *ptl)
 #endif
 }
 
+/*
+ * One populated huge page of @h at PTLOCK_TEST_BASE, in the test's mm;
+ * NULL with the test skipped or failed.
+ */
+static struct mm_struct *map_one_page(struct kunit *test, struct hstate *h)
+{
+	if (!get_free_pages(test, h, 1))
+		return NULL;
+	map_huge(test, h, PTLOCK_TEST_BASE, 1, MAP_SHARED | MAP_POPULATE,
+		 PROT_READ | PROT_WRITE);
+	return current->mm;
+}
+
+/*
+ * huge_pte_offset_lock() the way a caller must use it on the test's
+ * shared mappings: under the mmap_lock (the caller holds it) and the
+ * hugetlb VMA lock, which hugetlb_walk() asserts under lockdep because
+ * the PMD tables of shared mappings can be unshared concurrently.
+ * Returns the entry with *@ptlp and the VMA lock held, to be released by
+ * offset_unlock(); or NULL with neither held.
+ */
+static pte_t *offset_lock(struct mm_struct *mm, unsigned long addr,
+			  spinlock_t **ptlp)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	pte_t *pte;
+
+	if (!vma)
+		return NULL;
+	hugetlb_vma_lock_read(vma);
+	pte = huge_pte_offset_lock(vma, addr, ptlp);
+	if (!pte)
+		hugetlb_vma_unlock_read(vma);
+	return pte;
+}
+
+static void offset_unlock(struct mm_struct *mm, unsigned long addr,
+			  spinlock_t *ptl)
+{
+	spin_unlock(ptl);
+	hugetlb_vma_unlock_read(vma_lookup(mm, addr));
+}
+
 static void huge_pte_offset_lock_present_returns_locked(struct kunit *test)
 {
 	struct hstate *h = (struct hstate *)test->param_value;
 	unsigned long sz = huge_page_size(h);
+	struct mm_struct *mm = map_one_page(test, h);
 	spinlock_t *ptl = NULL;
 	struct core_entry ce;
-	struct mm_struct *mm;
 	bool found;
 	pte_t *pte;
 	int held;
 	int pc;
 
-	if (!get_free_pages(test, h, 1))
+	if (!mm)
 		return;
-	map_huge(test, h, PTLOCK_TEST_BASE, 1, MAP_SHARED,
-		 PROT_READ | PROT_WRITE);
-	mm = current->mm;
-
 	mmap_read_lock(mm);
 	found = core_mm_lookup(mm, PTLOCK_TEST_BASE, &ce);
 	pc = preempt_count();
-	pte = huge_pte_offset_lock(h, mm, PTLOCK_TEST_BASE, &ptl);
+	pte = offset_lock(mm, PTLOCK_TEST_BASE, &ptl);
 	if (!pte) {
 		mmap_read_unlock(mm);
 		KUNIT_FAIL(test, "no entry for a populated %luK page", sz / SZ_1K);
@@ -394,7 +431,7 @@ static void huge_pte_offset_lock_present_returns_locked(struct kunit *test)
 	held = ptl_held(ptl);
 	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !IS_ENABLED(CONFIG_PREEMPT_RT))
 		KUNIT_EXPECT_GT(test, preempt_count(), pc);
-	spin_unlock(ptl);
+	offset_unlock(mm, PTLOCK_TEST_BASE, ptl);
 	mmap_read_unlock(mm);
 
 	KUNIT_EXPECT_TRUE(test, found);
@@ -406,30 +443,16 @@ static void huge_pte_offset_lock_present_returns_locked(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, held, 1);
 }
 
-static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
+/* A PGDIR-aligned address, far from the test's mappings, with no table. */
+static unsigned long find_absent(struct mm_struct *mm, unsigned long sz)
 {
-	struct hstate *h = (struct hstate *)test->param_value;
-	unsigned long sz = huge_page_size(h);
-	spinlock_t *sentinel = (spinlock_t *)&sentinel;
-	spinlock_t *ptl = sentinel;
-	unsigned long addr = 0;
-	struct mm_struct *mm;
-	unsigned long cand;
-	pte_t *pte = NULL;
-	int pc, held = 0, depth = 0;
-
-	/* Give the test an mm with one mapping, far from the candidates. */
-	if (!get_free_pages(test, h, 1))
-		return;
-	map_huge(test, h, PTLOCK_TEST_BASE, 1, MAP_SHARED,
-		 PROT_READ | PROT_WRITE);
-	mm = current->mm;
+	unsigned long cand, addr = 0;
 
 	mmap_read_lock(mm);
-	/* An address whose upper page tables were never allocated. */
 	for (cand = PGDIR_SIZE; cand && cand <= TASK_SIZE - sz;
 	     cand += PGDIR_SIZE) {
-		if (!find_vma_intersection(mm, cand, cand + sz) &&
+		if (cand > PTLOCK_TEST_BASE + SZ_1G &&
+		    !find_vma_intersection(mm, cand, cand + sz) &&
 		    !huge_pte_offset(mm, cand, sz)) {
 			addr = cand;
 			break;
@@ -437,18 +460,42 @@ static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
 		if (cand > TASK_SIZE - PGDIR_SIZE)
 			break;
 	}
-	if (!addr) {
-		mmap_read_unlock(mm);
+	mmap_read_unlock(mm);
+	return addr;
+}
+
+/*
+ * A hugetlb VMA that was never faulted in, at an address whose upper page
+ * tables were never allocated: huge_pte_offset_lock() finds no entry and
+ * must return NULL without taking (or leaving) any lock.
+ */
+static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
+{
+	struct hstate *h = (struct hstate *)test->param_value;
+	unsigned long sz = huge_page_size(h);
+	struct mm_struct *mm = map_one_page(test, h);
+	spinlock_t *sentinel = (spinlock_t *)&sentinel;
+	spinlock_t *ptl = sentinel;
+	unsigned long addr;
+	pte_t *pte = NULL;
+	int pc, held = 0, depth = 0;
+
+	if (!mm)
+		return;
+	addr = find_absent(mm, sz);
+	if (!addr)
 		kunit_skip(test, "%luK: huge_pte_offset() never NULL (PMDs preallocated/folded)",
 			   sz / SZ_1K);
-	}
+	map_huge(test, h, addr, 1, MAP_SHARED, PROT_READ | PROT_WRITE);
+
+	mmap_read_lock(mm);
 	pc = preempt_count();
 #ifdef CONFIG_LOCKDEP
 	depth = current->lockdep_depth;
 #endif
-	pte = huge_pte_offset_lock(h, mm, addr, &ptl);
+	pte = offset_lock(mm, addr, &ptl);
 	if (pte) {
-		spin_unlock(ptl);
+		offset_unlock(mm, addr, ptl);
 		mmap_read_unlock(mm);
 		KUNIT_FAIL(test, "%#lx: entry %p returned for an absent table",
 			   addr, pte);
@@ -474,43 +521,43 @@ static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
  * and take its lock, and the unmapped slot next to it -- an absent entry
  * inside a page table that is present -- comes back as a none entry with
  * the lock of that same table held, ready for a caller to fill under the
- * lock core-mm would take. One huge page at PTLOCK_TEST_BASE (1G): the
- * slot after it is in the same PMD (2M, i386 4M) or PUD (1G) table.
+ * lock core-mm would take. One huge page at PTLOCK_TEST_BASE (1G) and a
+ * second mapping right after it that is never faulted in: its first slot
+ * is in the same PMD (2M, i386 4M) or PUD (1G) table.
  */
 static void huge_pte_offset_lock_unaligned_and_none(struct kunit *test)
 {
 	struct hstate *h = (struct hstate *)test->param_value;
 	unsigned long sz = huge_page_size(h);
-	/* Three addresses inside the page, then the slot after it. */
+	struct mm_struct *mm = map_one_page(test, h);
+	/* Three addresses inside the page, then inside the slot after it. */
 	const unsigned long addr[] = {
 		PTLOCK_TEST_BASE + PAGE_SIZE, PTLOCK_TEST_BASE + sz / 2,
-		PTLOCK_TEST_BASE + sz - PAGE_SIZE, PTLOCK_TEST_BASE + sz,
+		PTLOCK_TEST_BASE + sz - PAGE_SIZE, PTLOCK_TEST_BASE + sz + PAGE_SIZE,
 	};
 	const int none_idx = ARRAY_SIZE(addr) - 1;
 	spinlock_t *ptl[ARRAY_SIZE(addr)];	/* what huge_pte_offset_lock() took */
 	pte_t *pte[ARRAY_SIZE(addr)];
 	int held[ARRAY_SIZE(addr)];
 	struct core_entry ce;
-	struct mm_struct *mm;
 	bool found, none = false;
 	int i;
 
-	if (!get_free_pages(test, h, 1))
+	if (!mm)
 		return;
-	map_huge(test, h, PTLOCK_TEST_BASE, 1, MAP_SHARED,
+	map_huge(test, h, PTLOCK_TEST_BASE + sz, 1, MAP_SHARED,
 		 PROT_READ | PROT_WRITE);
-	mm = current->mm;
 
 	mmap_read_lock(mm);
 	found = core_mm_lookup(mm, PTLOCK_TEST_BASE, &ce);
 	for (i = 0; i <= none_idx; i++) {
 		ptl[i] = NULL;
-		pte[i] = huge_pte_offset_lock(h, mm, addr[i], &ptl[i]);
+		pte[i] = offset_lock(mm, addr[i], &ptl[i]);
 		held[i] = pte[i] ? ptl_held(ptl[i]) : 0;
 		if (pte[i] && i == none_idx)
 			none = huge_pte_none(huge_ptep_get(mm, addr[i], pte[i]));
 		if (pte[i])
-			spin_unlock(ptl[i]);
+			offset_unlock(mm, addr[i], ptl[i]);
 	}
 	mmap_read_unlock(mm);
 
@@ -693,7 +740,7 @@ static void huge_pte_lock_concurrent_fault_mprotect_unmap(struct kunit *test)
 		return;
 
 	shared = map_huge(test, h, PTLOCK_TEST_BASE, PTLOCK_TEST_SHARED_PAGES,
-			  MAP_SHARED, PROT_READ | PROT_WRITE);
+			  MAP_SHARED | MAP_POPULATE, PROT_READ | PROT_WRITE);
 	mm = current->mm;
 
 	w = kunit_kcalloc(test, nthreads, sizeof(*w), GFP_KERNEL);
@@ -835,7 +882,7 @@ static void copy_hugetlb_page_range_fork_copies_entries(struct kunit *test)
 	 */
 	c.h = h;
 	c.addr = map_huge(test, h, PTLOCK_TEST_BASE, PTLOCK_TEST_FORK_PAGES,
-			  MAP_PRIVATE, PROT_READ | PROT_WRITE);
+			  MAP_PRIVATE | MAP_POPULATE, PROT_READ | PROT_WRITE);
 	KUNIT_ASSERT_EQ(test, PTLOCK_TEST_FORK_PAGES,
 			check_range_locks(test, h, current->mm, c.addr,
 					  PTLOCK_TEST_FORK_PAGES, e,

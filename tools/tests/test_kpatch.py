@@ -290,7 +290,7 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         self.assertIn('+++ b/mm/demo_kunit.c', text)
         self.assertIn('+config DEMO_KUNIT_TEST', text)
         self.assertIn('Signed-off-by: T <t@example.invalid>', text)
-        self.assertIn('[PATCH 2/2]', text)
+        self.assertIn(f'[PATCH v{series.REVISION} 2/2]', text)
         # Index lines have a fixed width, whatever the object count of the
         # tree that generated them (a fresh clone must regenerate the same).
         self.assertRegex(text, r'(?m)^index 0{12}\.\.[0-9a-f]{12}$')
@@ -301,6 +301,34 @@ text = "obj-$(CONFIG_DEMO_KUNIT_TEST) += demo_kunit.o"
         # Editing kunit/ without regenerating is drift.
         (self.kunit / 'demo/demo_kunit.c').write_text('// changed\n')
         with self.assertRaisesRegex(paths.SeriesError, 'out of sync'):
+            series.check_sync()
+
+    def test_changelog_below_dashes_kept_and_checked(self):
+        """A patch file's changelog (below ---) survives gen; a suite's
+        comes from its suite.toml, so editing it in the patch is drift."""
+        first = self.add_patch('mm/hugetlb.c',
+                               HUGETLB.replace('line 9\n', 'L9\n'), 'mm: nine')
+        self.add_suite()
+        toml = self.kunit / 'demo/suite.toml'
+        toml.write_text(toml.read_text().replace(
+            'author =', 'changelog = "v2: suite note"\nauthor =', 1))
+        suite = '0002-mm-add-KUnit-suite-for-demo.patch'
+        self.write_series([first, suite])
+        (self.patches / suite).write_text('')
+        series.write_gen()
+        pfile = self.patches / first
+        pfile.write_text(pfile.read_text().replace(
+            '\n---\n', '\n---\nv2: the first note\n\n', 1))
+        series.write_gen()
+        text = pfile.read_text()
+        self.assertIn('---\nv2: the first note\n\n mm/hugetlb.c', text)
+        self.assertEqual(series.changelog_of(text), 'v2: the first note')
+        self.assertIn('---\nv2: suite note\n\n',
+                      (self.patches / suite).read_text())
+        series.check_sync()
+        sfile = self.patches / suite
+        sfile.write_text(sfile.read_text().replace('suite note', 'other'))
+        with self.assertRaisesRegex(paths.SeriesError, 'changelog'):
             series.check_sync()
 
     def test_offset_only_drift_is_in_sync(self):
