@@ -16,11 +16,13 @@
 
 #include <kunit/test.h>
 #include <linux/kthread.h>
+#include <linux/mman.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/sizes.h>
 #include <linux/trace.h>
 #include <linux/trace_events.h>
+#include <linux/uaccess.h>
 
 #define WBT_GUARD	32
 #define WBT_GUARD_BYTE	0xa5
@@ -860,24 +862,36 @@ static void wbt_fire_all(struct bdi_writeback *wb,
 #define WBT_TRACE	"instances/wbtrace_kunit/trace"
 #define WBT_TRACE_MAX	SZ_64K
 
-/* The instance's trace file as text, or NULL with the test failed. */
+/*
+ * The instance's trace file as text, or NULL with the test failed.  It is
+ * a seq_file without ->read_iter, which kernel_read() refuses, so it is
+ * read with vfs_read() into a user buffer of the test's own mm
+ * (kunit_vm_mmap()), as a reader in user space would.
+ */
 static char *wbt_read_trace(struct kunit *test, struct vfsmount *mnt)
 {
 	struct file *f = file_open_root_mnt(mnt, WBT_TRACE, O_RDONLY, 0);
+	unsigned long ubuf;
 	size_t len = 0;
 	loff_t pos = 0;
 	ssize_t n;
 	char *buf;
 
-	KUNIT_EXPECT_FALSE_MSG(test, IS_ERR(f), "open %s: %ld", WBT_TRACE,
-			       PTR_ERR_OR_ZERO(f));
+	KUNIT_EXPECT_FALSE_MSG(test, IS_ERR(f), "open %s: %d", WBT_TRACE,
+			       (int)PTR_ERR_OR_ZERO(f));
 	if (IS_ERR(f))
 		return NULL;
 	buf = kunit_kzalloc(test, WBT_TRACE_MAX + 1, GFP_KERNEL);
-	while (buf && len < WBT_TRACE_MAX &&
-	       (n = kernel_read(f, buf + len, WBT_TRACE_MAX - len, &pos)) > 0)
+	ubuf = kunit_vm_mmap(test, NULL, 0, WBT_TRACE_MAX,
+			     PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	while (buf && ubuf && !IS_ERR_VALUE(ubuf) && len < WBT_TRACE_MAX) {
+		n = vfs_read(f, (char __user *)ubuf, WBT_TRACE_MAX - len, &pos);
+		if (n <= 0 || copy_from_user(buf + len, (char __user *)ubuf, n))
+			break;
 		len += n;
+	}
 	fput(f);
+	KUNIT_EXPECT_GT_MSG(test, len, 0, "nothing read from %s", WBT_TRACE);
 	return buf;
 }
 
