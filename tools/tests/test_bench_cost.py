@@ -182,6 +182,24 @@ class Variants(unittest.TestCase):
                     [p.name for p in bench_cost.variant_patches('v2', out)],
                     ['0002-b.patch', '0001-a.patch'])
 
+    def test_worktree_is_dropped_and_unregistered(self):
+        with tempfile.TemporaryDirectory() as td:
+            repo, wt = Path(td) / 'repo', Path(td) / 'wt'
+            git = ['git', '-C', str(repo)]
+            subprocess.run(['git', 'init', '-q', str(repo)], check=True)
+            (repo / 'f').write_text('x\n')
+            subprocess.run(git + ['add', 'f'], check=True)
+            subprocess.run(git + ['-c', 'user.name=t', '-c',
+                                  'user.email=t@t', 'commit', '-q', '-m',
+                                  'c'], check=True)
+            bench_cost.add_worktree(repo, wt, 'HEAD')
+            self.assertTrue((wt / 'f').exists())
+            bench_cost.drop_worktree(repo, wt)
+            self.assertFalse(wt.exists())
+            listed = subprocess.run(git + ['worktree', 'list'], check=True,
+                                    capture_output=True, text=True).stdout
+            self.assertEqual(len(listed.splitlines()), 1)
+
     def test_unknown_variant_fails_before_any_work(self):
         with self.assertRaises(paths.SeriesError):
             bench_cost.run(Path('/nonexistent'), ['base', 'v3'])
