@@ -49,8 +49,10 @@ def content_hash(roots: list[Path]) -> str:
             if root.is_dir() else ([root] if root.exists() else [])
         for f in files:
             rel = f.relative_to(root.parent)
-            if '__pycache__' in rel.parts or rel.parts[:2] == ('kunit',
-                                                               'configs'):
+            # kunit/configs and kunit/bench are not part of the series.
+            if '__pycache__' in rel.parts or \
+                    rel.parts[:2] in (('kunit', 'configs'),
+                                      ('kunit', 'bench')):
                 continue
             h.update(str(rel).encode() + b'\0')
             h.update(f.read_bytes() + b'\0')
