@@ -9,7 +9,7 @@ export WORK KERNEL_SRC
 TREE = $$(cat $(WORK)/tree-path)
 
 .PHONY: all validate setup gen prepare run matrix rows ci-matrix check \
-	check-sync checkpatch check-bisect check-bases unit test bench clean
+	check-sync checkpatch check-bisect check-bases unit test bench teeth clean
 
 all: setup prepare run
 
@@ -62,6 +62,11 @@ test: setup
 
 bench: setup prepare
 	@$(PY) tools/bench.py --tree $(TREE) --rows "$(ROWS)"
+
+# Weekly, not part of `make test`: every mutant in kunit/mutants/ must
+# make its rows fail for the expected reason.
+teeth: setup prepare
+	@$(PY) tools/teeth.py run --mutants "$(MUTANTS)" --tree $(TREE)
 
 clean:
 	rm -rf $(WORK) results

@@ -40,6 +40,12 @@ CHECKPATCH_ACCEPTED = PATCH_DIR / 'checkpatch.toml'
 DEBIAN_PKG = 'linux-source-6.12'
 DEBIAN_TARBALL = Path('/usr/src/linux-source-6.12.tar.xz')
 KUNIT_PY = 'tools/testing/kunit/kunit.py'
+# `make teeth`: the mutants (not part of the series) and their data.
+MUTANTS_DIR = KUNIT_DIR / 'mutants'
+MUTANTS_FILE = MUTANTS_DIR / 'mutants.toml'
+# The machine-wide lock every kernel build and boot holds (flock(1) and
+# fcntl.flock() on the same file); $KBUILD_LOCK overrides, '' disables.
+KBUILD_LOCK = '/tmp/kbuild.lock'
 
 
 class SeriesError(Exception):
@@ -78,6 +84,41 @@ def results_in(folder: Path) -> Iterator[None]:
 
 def row_results(row: str) -> Path:
     return results_dir() / row
+
+
+def kbuild_lock() -> Optional[Path]:
+    lock = os.environ.get('KBUILD_LOCK', KBUILD_LOCK)
+    return Path(lock) if lock else None
+
+
+def teeth_dir() -> Path:
+    """`make teeth`'s folder: the throwaway worktree (linux/, removed after
+    each run) and one kunit.py build folder per mutant and row (build/,
+    kept).  The two sit as work/linux and work/build/<row> do, so the
+    compiler runs with the same relative paths and ccache hits the
+    matrix's entries."""
+    return work_dir() / 'teeth'
+
+
+def teeth_tree() -> Path:
+    return teeth_dir() / 'linux'
+
+
+def teeth_build_root() -> Path:
+    return teeth_dir() / 'build'
+
+
+def teeth_results() -> Path:
+    """results/teeth/<mutant>-<row>/: each run's files, as results/<row>."""
+    return results_dir() / 'teeth'
+
+
+def teeth_report() -> Path:
+    return results_dir() / 'teeth.md'
+
+
+def teeth_kcidb() -> Path:
+    return results_dir() / 'teeth-kcidb.json'
 
 
 def kunit_py(tree: Path) -> Path:
