@@ -3,6 +3,7 @@
 PY      ?= python3
 WORK    ?= $(CURDIR)/work
 ROWS    ?=
+BENCH   ?=
 KERNEL_SRC ?=
 export WORK KERNEL_SRC
 
@@ -61,7 +62,7 @@ test: setup
 	@$(PY) tools/testall.py all
 
 bench: setup prepare
-	@$(PY) tools/bench.py --tree $(TREE) --rows "$(ROWS)"
+	@$(PY) tools/bench.py --tree $(TREE) --rows "$(ROWS)" --part "$(or $(BENCH),all)"
 
 # Weekly, not part of `make test`: every mutant in kunit/mutants/ must
 # make its rows fail for the expected reason.

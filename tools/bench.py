@@ -22,6 +22,12 @@ so the checkout and its tracked files are never touched.  A cold
 Writes results/bench.md (the latest figures are kept in
 Documentation/benchmarks.rst).  Exits 0: a benchmark reports, it does not
 gate CI.
+
+`--part cost` (`make bench BENCH=cost`) runs only the in-kernel cost of
+the writeback events' cgroup= field instead, base vs series-v1 vs the
+series of this checkout (tools/bench_cost.py); `--part turnaround` only
+the figures above; the default both.  Each part replaces its own section
+of results/bench.md.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import bench_cost
 import paths
 import results as resultsmod
 import rows as rowsmod
@@ -194,22 +201,41 @@ def measure(tree: Path, selected: list[rowsmod.Row], names: str,
     return [same, loop, edit, loop_edit, *boot_figures(selected)]
 
 
+def write(text: str) -> None:
+    """results/bench.md with text's section replaced, and text shown."""
+    paths.results_dir().mkdir(parents=True, exist_ok=True)
+    out = paths.results_dir() / 'bench.md'
+    old = out.read_text() if out.exists() else ''
+    out.write_text(bench_cost.merge_section(old, text))
+    print(text)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tree', required=True)
+    ap.add_argument('--part', choices=('all', 'turnaround', 'cost'),
+                    default=os.environ.get('BENCH') or 'all')
+    ap.add_argument('--variants', default=','.join(bench_cost.VARIANTS),
+                    help='kernels of the cost part (base,v1,v2)')
     ap.add_argument('--repeat', type=int, default=3)
     ap.add_argument('--edit-loop-repeat', type=int, default=3,
                     help='runs of the kunit.py loop after an edit (each '
                          'rebuilds every row: minutes)')
     ap.add_argument('--rows', default=os.environ.get('ROWS', ''))
     args = ap.parse_args(argv)
-    selected = rowsmod.select(rowsmod.load_rows(), args.rows)
-    figs = measure(Path(args.tree).resolve(), selected, args.rows,
-                   args.repeat, args.edit_loop_repeat)
-    text = report(figs, args.rows, args.repeat)
-    paths.results_dir().mkdir(parents=True, exist_ok=True)
-    (paths.results_dir() / 'bench.md').write_text(text)
-    print(text)
+    tree = Path(args.tree).resolve()
+    if args.part in ('all', 'turnaround'):
+        selected = rowsmod.select(rowsmod.load_rows(), args.rows)
+        figs = measure(tree, selected, args.rows, args.repeat,
+                       args.edit_loop_repeat)
+        write(report(figs, args.rows, args.repeat))
+    if args.part in ('all', 'cost'):
+        variants = [v for v in args.variants.split(',') if v]
+        try:
+            costs = bench_cost.run(tree, variants)
+        except paths.SeriesError as e:
+            sys.exit(f'bench: cost: {e}')
+        write(bench_cost.report(costs, machine(), variants))
     return 0
 
 

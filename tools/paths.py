@@ -6,6 +6,13 @@
                build folder per row), the prepared tree's path file
   results      results_dir() ($RESULTS or <repo>/results), row_results()
   the tree     kunit_py(tree)
+  benchmarks   BENCH_COST_TOML (kunit/bench/, not part of the series),
+               bench_cost_dir() (worktrees and build folders of
+               `make bench BENCH=cost`), kbuild_lock() (the machine's
+               shared lock around kernel builds and boots)
+  mutants      MUTANTS_DIR, MUTANTS_FILE (kunit/mutants/, not part of the
+               series), teeth_dir() (worktree and build folders of `make
+               teeth`), teeth_results(), teeth_report(), teeth_kcidb()
   the series   read_series(), patches() (in apply order, no cover letter)
 
 Functions, not constants, where the environment decides, so a test (or a
@@ -43,9 +50,11 @@ KUNIT_PY = 'tools/testing/kunit/kunit.py'
 # `make teeth`: the mutants (not part of the series) and their data.
 MUTANTS_DIR = KUNIT_DIR / 'mutants'
 MUTANTS_FILE = MUTANTS_DIR / 'mutants.toml'
-# The machine-wide lock every kernel build and boot holds (flock(1) and
-# fcntl.flock() on the same file); $KBUILD_LOCK overrides, '' disables.
-KBUILD_LOCK = '/tmp/kbuild.lock'
+# The in-kernel cost benchmark: its source and how it goes into a tree.
+BENCH_COST_TOML = KUNIT_DIR / 'bench' / 'wb_trace_cost.toml'
+# Where the series of `make bench BENCH=cost`'s "v1" kernel is kept.
+V1_TAG = 'series-v1'
+DEFAULT_KBUILD_LOCK = '/tmp/kbuild.lock'
 
 
 class SeriesError(Exception):
@@ -59,6 +68,19 @@ def work_dir() -> Path:
 
 def build_root() -> Path:
     return work_dir() / 'build'
+
+
+def bench_cost_dir() -> Path:
+    """<variant>/linux (throwaway worktree), <variant>/build/<row>."""
+    return work_dir() / 'bench-cost'
+
+
+def kbuild_lock() -> Optional[Path]:
+    """The lock every kernel build and boot on this machine takes
+    (flock(1) compatible); KBUILD_LOCK= (empty) disables it, for a caller
+    that already holds it."""
+    value = os.environ.get('KBUILD_LOCK', DEFAULT_KBUILD_LOCK)
+    return Path(value) if value else None
 
 
 _results_override: Optional[Path] = None
@@ -84,11 +106,6 @@ def results_in(folder: Path) -> Iterator[None]:
 
 def row_results(row: str) -> Path:
     return results_dir() / row
-
-
-def kbuild_lock() -> Optional[Path]:
-    lock = os.environ.get('KBUILD_LOCK', KBUILD_LOCK)
-    return Path(lock) if lock else None
 
 
 def teeth_dir() -> Path:

@@ -41,9 +41,10 @@ SERIES_COMMITTER = {
 }
 
 
-# Not part of the series: the rows' config fragments and `make teeth`'s
-# mutants (editing them must not make `make prepare` apply it again).
-SKIP_IN_HASH = (('kunit', 'configs'),
+# Not part of the series: the rows' config fragments, the cost benchmark
+# and `make teeth`'s mutants (editing them must not make `make prepare`
+# apply the series again).
+SKIP_IN_HASH = (('kunit', 'configs'), ('kunit', 'bench'),
                 ('kunit', paths.MUTANTS_DIR.name))
 
 

@@ -486,7 +486,9 @@ static void huge_pte_offset_lock_absent_returns_null(struct kunit *test)
 	if (!addr)
 		kunit_skip(test, "%luK: huge_pte_offset() never NULL (PMDs preallocated/folded)",
 			   sz / SZ_1K);
-	map_huge(test, h, addr, 1, MAP_SHARED, PROT_READ | PROT_WRITE);
+	/* MAP_NORESERVE: the only 1G page may be in use already. */
+	map_huge(test, h, addr, 1, MAP_SHARED | MAP_NORESERVE,
+		 PROT_READ | PROT_WRITE);
 
 	mmap_read_lock(mm);
 	pc = preempt_count();
@@ -545,7 +547,8 @@ static void huge_pte_offset_lock_unaligned_and_none(struct kunit *test)
 
 	if (!mm)
 		return;
-	map_huge(test, h, PTLOCK_TEST_BASE + sz, 1, MAP_SHARED,
+	/* MAP_NORESERVE: the page of map_one_page() may be the only one. */
+	map_huge(test, h, PTLOCK_TEST_BASE + sz, 1, MAP_SHARED | MAP_NORESERVE,
 		 PROT_READ | PROT_WRITE);
 
 	mmap_read_lock(mm);

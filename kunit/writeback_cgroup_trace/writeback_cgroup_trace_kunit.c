@@ -16,10 +16,13 @@
 
 #include <kunit/test.h>
 #include <linux/kthread.h>
+#include <linux/mman.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
+#include <linux/sizes.h>
 #include <linux/trace.h>
 #include <linux/trace_events.h>
+#include <linux/uaccess.h>
 
 #define WBT_GUARD	32
 #define WBT_GUARD_BYTE	0xa5
@@ -747,8 +750,314 @@ static void wb_cgroup_tracepoint_record(struct kunit *test)
 	trace_array_put(tr);
 	trace_array_destroy(tr);
 }
+
+/*
+ * Every event that got cgroup=, one of each class and all its events,
+ * fired directly with arguments built here: a super_block and an inode
+ * that only carry what the events read (s_bdi; i_ino, i_state,
+ * dirtied_when, i_mapping, i_wb), so no filesystem is involved.  Each
+ * committed record is checked through an ftrace export (field inside the
+ * record, NUL-terminated, the expected path and cgroup_ino), and each
+ * event's line of the instance's trace file, read back through tracefs,
+ * must end in " cgroup=<path>".
+ */
+struct wbt_ev {
+	const char *name;
+	struct trace_event_call *call;
+	size_t loc, ino, size;	/* offsets in, and size of, the raw record */
+	int match, bad;		/* records with the expected field; broken */
+};
+
+#define WBT_EV(ev, cls) {						\
+	.name = #ev, .call = &event_##ev,				\
+	.loc = offsetof(struct trace_event_raw_##cls, __data_loc_cgroup), \
+	.ino = offsetof(struct trace_event_raw_##cls, cgroup_ino),	\
+	.size = sizeof(struct trace_event_raw_##cls) }
+
+static struct wbt_ev wbt_evs[] = {
+	WBT_EV(writeback_write_inode_start, writeback_write_inode_template),
+	WBT_EV(writeback_write_inode, writeback_write_inode_template),
+	WBT_EV(writeback_queue, writeback_work_class),
+	WBT_EV(writeback_exec, writeback_work_class),
+	WBT_EV(writeback_start, writeback_work_class),
+	WBT_EV(writeback_written, writeback_work_class),
+	WBT_EV(writeback_wait, writeback_work_class),
+	WBT_EV(writeback_wake_background, writeback_class),
+	WBT_EV(wbc_writepage, wbc_class),
+	WBT_EV(writeback_queue_io, writeback_queue_io),
+	WBT_EV(bdi_dirty_ratelimit, bdi_dirty_ratelimit),
+	WBT_EV(balance_dirty_pages, balance_dirty_pages),
+	WBT_EV(writeback_sb_inodes_requeue, writeback_sb_inodes_requeue),
+	WBT_EV(writeback_single_inode_start, writeback_single_inode_template),
+	WBT_EV(writeback_single_inode, writeback_single_inode_template),
+};
+
+static const char *wbt_expect;		/* under wbt_rec_lock */
+static ino_t wbt_expect_ino;
+
+static void wbt_evs_write(struct trace_export *export, const void *entry,
+			  unsigned int size)
+{
+	const struct trace_entry *ent = entry;
+	const char *rec = entry;
+	unsigned long flags;
+	struct wbt_ev *ev;
+	u32 loc, off, len;
+
+	for (ev = wbt_evs; ev < wbt_evs + ARRAY_SIZE(wbt_evs); ev++)
+		if (ev->call->event.type == ent->type)
+			break;
+	if (ev == wbt_evs + ARRAY_SIZE(wbt_evs))
+		return;
+	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
+	if (size < ev->size) {
+		ev->bad++;
+		goto out;
+	}
+	loc = *(const u32 *)(rec + ev->loc);
+	off = loc & 0xffff;
+	len = loc >> 16;
+	if (off + len > size || len < 2 || len > WB_TRACE_CGROUP_PATH_MAX + 1 ||
+	    strnlen(rec + off, len) != len - 1)
+		ev->bad++;
+	else if (wbt_expect && !strcmp(rec + off, wbt_expect) &&
+		 *(const ino_t *)(rec + ev->ino) == wbt_expect_ino)
+		ev->match++;
+out:
+	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
+}
+
+static struct trace_export wbt_evs_export = {
+	.write	= wbt_evs_write,
+	.flags	= TRACE_EXPORT_EVENT,
+};
+
+static void wbt_fire_all(struct bdi_writeback *wb,
+			 struct writeback_control *wbc, struct inode *inode)
+{
+	struct wb_writeback_work work = {
+		.nr_pages = 1, .sb = inode->i_sb, .sync_mode = WB_SYNC_NONE,
+		.reason = WB_REASON_BACKGROUND,
+	};
+
+	trace_writeback_write_inode_start(inode, wbc);
+	trace_writeback_write_inode(inode, wbc);
+	trace_writeback_queue(wb, &work);
+	trace_writeback_exec(wb, &work);
+	trace_writeback_start(wb, &work);
+	trace_writeback_written(wb, &work);
+	trace_writeback_wait(wb, &work);
+	trace_writeback_wake_background(wb);
+	trace_wbc_writepage(wbc, wb->bdi);
+	trace_writeback_queue_io(wb, &work, jiffies, 1);
+	trace_bdi_dirty_ratelimit(wb, 1, 1);
+	trace_balance_dirty_pages(wb, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, jiffies);
+	spin_lock(&inode->i_lock);	/* inode_to_wb() asserts it */
+	trace_writeback_sb_inodes_requeue(inode);
+	spin_unlock(&inode->i_lock);
+	trace_writeback_single_inode_start(inode, wbc, 1);
+	trace_writeback_single_inode(inode, wbc, 1);
+}
+
+#define WBT_TRACE	"instances/wbtrace_kunit/trace"
+#define WBT_TRACE_MAX	SZ_64K
+
+/*
+ * The instance's trace file as text, or NULL with the test failed.  It is
+ * a seq_file without ->read_iter, which kernel_read() refuses, so it is
+ * read with vfs_read() into a user buffer of the test's own mm
+ * (kunit_vm_mmap()), as a reader in user space would.
+ */
+static char *wbt_read_trace(struct kunit *test, struct vfsmount *mnt)
+{
+	struct file *f = file_open_root_mnt(mnt, WBT_TRACE, O_RDONLY, 0);
+	unsigned long ubuf;
+	size_t len = 0;
+	loff_t pos = 0;
+	ssize_t n;
+	char *buf;
+
+	KUNIT_EXPECT_FALSE_MSG(test, IS_ERR(f), "open %s: %d", WBT_TRACE,
+			       (int)PTR_ERR_OR_ZERO(f));
+	if (IS_ERR(f))
+		return NULL;
+	buf = kunit_kzalloc(test, WBT_TRACE_MAX + 1, GFP_KERNEL);
+	ubuf = kunit_vm_mmap(test, NULL, 0, WBT_TRACE_MAX,
+			     PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	while (buf && ubuf && !IS_ERR_VALUE(ubuf) && len < WBT_TRACE_MAX) {
+		n = vfs_read(f, (char __user *)ubuf, WBT_TRACE_MAX - len, &pos);
+		if (n <= 0 || copy_from_user(buf + len, (char __user *)ubuf, n))
+			break;
+		len += n;
+	}
+	fput(f);
+	KUNIT_EXPECT_GT_MSG(test, len, 0, "nothing read from %s", WBT_TRACE);
+	return buf;
+}
+
+/* Some line "<event>: bdi wbtrace-kunit: ..." of @text ends in @tail. */
+static bool wbt_line_ends(const char *text, const char *event,
+			  const char *tail)
+{
+	char key[96];
+	const char *p = text, *eol;
+	size_t tlen = strlen(tail);
+
+	snprintf(key, sizeof(key), " %s: bdi wbtrace-kunit: ", event);
+	while ((p = strstr(p, key))) {
+		eol = strchrnul(p, '\n');
+		if ((size_t)(eol - p) >= tlen && !strncmp(eol - tlen, tail, tlen))
+			return true;
+		p = eol;
+	}
+	return false;
+}
+
+static void wbt_fire_check(struct kunit *test, struct vfsmount *mnt,
+			   struct bdi_writeback *wb,
+			   struct writeback_control *wbc, struct inode *inode,
+			   const char *expected, ino_t ino)
+{
+	unsigned long flags;
+	struct wbt_ev *ev;
+	struct file *f;
+	char *text, *tail;
+
+	f = file_open_root_mnt(mnt, WBT_TRACE, O_WRONLY | O_TRUNC, 0);
+	if (!IS_ERR(f))
+		fput(f);	/* O_TRUNC empties the instance's buffer */
+	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
+	for (ev = wbt_evs; ev < wbt_evs + ARRAY_SIZE(wbt_evs); ev++)
+		ev->match = ev->bad = 0;
+	wbt_expect = expected;
+	wbt_expect_ino = ino;
+	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
+
+	wbt_fire_all(wb, wbc, inode);
+
+	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
+	wbt_expect = NULL;
+	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
+	text = wbt_read_trace(test, mnt);
+	tail = kunit_kzalloc(test, WB_TRACE_CGROUP_PATH_MAX + 16, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tail);
+	snprintf(tail, WB_TRACE_CGROUP_PATH_MAX + 16, " cgroup=%s", expected);
+	for (ev = wbt_evs; ev < wbt_evs + ARRAY_SIZE(wbt_evs); ev++) {
+		KUNIT_EXPECT_GE_MSG(test, ev->match, 1,
+				    "%s: no record with cgroup=%s cgroup_ino=%lu",
+				    ev->name, expected, (unsigned long)ino);
+		KUNIT_EXPECT_EQ_MSG(test, ev->bad, 0, "%s: broken record",
+				    ev->name);
+		if (text)
+			KUNIT_EXPECT_TRUE_MSG(test,
+					      wbt_line_ends(text, ev->name, tail),
+					      "%s: no line ending in \"%s\"",
+					      ev->name, tail);
+	}
+}
+
+static void wbt_unmount_action(void *mnt)
+{
+	kern_unmount(mnt);
+}
+
+static void wbt_export_action(void *export)
+{
+	unregister_ftrace_export(export);
+	tracepoint_synchronize_unregister();
+}
+
+static void wbt_instance_action(void *tr)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(wbt_evs); i++)
+		trace_array_set_clr_event(tr, "writeback", wbt_evs[i].name,
+					  false);
+	tracepoint_synchronize_unregister();
+	trace_array_put(tr);
+	trace_array_destroy(tr);
+}
+
+/* tracefs, the instance with every event of wbt_evs on, and the export */
+static struct vfsmount *wbt_trace_setup(struct kunit *test)
+{
+	struct file_system_type *type = get_fs_type("tracefs");
+	struct trace_array *tr;
+	struct vfsmount *mnt;
+	size_t i;
+
+	KUNIT_ASSERT_NOT_NULL(test, type);
+	mnt = vfs_kern_mount(type, 0, "tracefs", NULL);
+	put_filesystem(type);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mnt));
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+				wbt_unmount_action, mnt));
+	tr = trace_array_get_by_name("wbtrace_kunit", NULL);
+	KUNIT_ASSERT_NOT_NULL(test, tr);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+				wbt_instance_action, tr));
+	for (i = 0; i < ARRAY_SIZE(wbt_evs); i++)
+		KUNIT_ASSERT_EQ_MSG(test, 0,
+				    trace_array_set_clr_event(tr, "writeback",
+							      wbt_evs[i].name,
+							      true),
+				    "enable %s", wbt_evs[i].name);
+	KUNIT_ASSERT_EQ(test, 0, register_ftrace_export(&wbt_evs_export));
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+				wbt_export_action, &wbt_evs_export));
+	return mnt;
+}
+
+static void wb_cgroup_tracepoint_every_class(struct kunit *test)
+{
+	struct writeback_control wbc = {};
+	struct super_block *sb;
+	struct inode *inode;
+	struct vfsmount *mnt;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, wbt_bdi);
+	sb = kunit_kzalloc(test, sizeof(*sb), GFP_KERNEL);
+	inode = kunit_kzalloc(test, sizeof(*inode), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sb);
+	KUNIT_ASSERT_NOT_NULL(test, inode);
+	sb->s_bdi = wbt_bdi;
+	inode->i_sb = sb;
+	inode->i_ino = 4242;
+	inode->i_mapping = &inode->i_data;
+	inode->dirtied_when = jiffies;
+	spin_lock_init(&inode->i_lock);
+	mnt = wbt_trace_setup(test);
+
+	/* the root wb, and a wbc without wb: "/", cgroup_ino 1 */
+#ifdef CONFIG_CGROUP_WRITEBACK
+	inode->i_wb = &wbt_bdi->wb;
+#endif
+	wbt_fire_check(test, mnt, &wbt_bdi->wb, &wbc, inode, "/", 1);
+#ifdef CONFIG_CGROUP_WRITEBACK
+	/* a nested cgroup's wb, also as wbc->wb and the inode's wb */
+	if (wbt_require_cgroups(test)) {
+		struct wbt_cg *top = wbt_top(test);
+		struct wbt_cg *l1 = wbt_cg_make(test, top->rel, "every1", true);
+		struct wbt_cg *l2 = wbt_cg_make(test, l1->rel, "every2", false);
+
+		wbc.wb = l2->wb;
+		inode->i_wb = l2->wb;
+		wbt_fire_check(test, mnt, l2->wb, &wbc, inode, l2->full,
+			       cgroup_ino(l2->wb->memcg_css->cgroup));
+		inode->i_wb = NULL;
+	}
+#endif
+	kunit_info(test, "%zu events checked as records and as text\n",
+		   ARRAY_SIZE(wbt_evs));
+}
 #else	/* CONFIG_EVENT_TRACING */
 static void wb_cgroup_tracepoint_record(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_EVENT_TRACING=n: no trace records");
+}
+
+static void wb_cgroup_tracepoint_every_class(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_EVENT_TRACING=n: no trace records");
 }
@@ -811,6 +1120,7 @@ static struct kunit_case writeback_cgroup_trace_cases[] = {
 	KUNIT_CASE(wb_cgroup_helpers_nested),
 	KUNIT_CASE(wb_cgroup_helpers_long),
 	KUNIT_CASE(wb_cgroup_tracepoint_record),
+	KUNIT_CASE(wb_cgroup_tracepoint_every_class),
 	KUNIT_CASE_SLOW(wb_cgroup_churn_race),
 	{}
 };

@@ -409,9 +409,10 @@ class ConfigExpect(unittest.TestCase):
                           'CGROUP_WRITEBACK': '0', 'hugetlb_sizes': 'none'})
 
     def test_the_series_macro_is_not_the_source(self):
-        # Only core-mm's choice decides: the hugetlb opt-in alone is not
-        # enough (x86_64-up has it selected, but no split PMD locks).
-        final = {'CONFIG_ARCH_ENABLE_SPLIT_HUGETLB_PTLOCK': 'y',
+        # Only core-mm's choice decides: the arch opt-in alone is not
+        # enough (x86_64-up selects ARCH_ENABLE_SPLIT_PMD_PTLOCK, but
+        # without SMP it has no split PTE and so no split PMD locks).
+        final = {'CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK': 'y',
                  'CONFIG_SPLIT_PTE_PTLOCKS': 'n'}
         self.assertEqual(suites.config_expect(final)
                          ['USE_SPLIT_HUGETLB_PTLOCKS'], '0')
