@@ -72,6 +72,9 @@ class Mutant:
     rows: tuple[str, ...] = ()
     expect: dict[str, str] = field(default_factory=dict)  # row -> reason
     equivalent: str = ''      # why no row can kill it; then rows == ()
+    # The patch as it was when the data was loaded: editing the file
+    # during a run does not change what the run applies.
+    diff: str = ''
 
 
 class Verdict(str, Enum):
@@ -163,7 +166,8 @@ def parse_mutant(rec: Any, where: str, folder: Path, row_names: set[str],
         raise TeethError(f'{where}: give either rows (and expect) or '
                          f'equivalent (why no row can kill it), not both '
                          f'or neither')
-    return Mutant(name, patch, desc, rows, expect, equivalent.strip())
+    return Mutant(name, patch, desc, rows, expect, equivalent.strip(),
+                  patch.read_text())
 
 
 def parse_mutants(text: str, source: str, folder: Path,
@@ -312,8 +316,9 @@ def reset(wt: Path, head: str) -> None:
 def apply_mutant(wt: Path, head: str, m: Mutant, check: bool = False) -> None:
     """Apply m to a clean tree at head (or only check that it applies)."""
     res = subprocess.run(['git', 'apply', '--whitespace=nowarn',
-                          *(['--check'] if check else []), str(m.patch)],
-                         cwd=wt, capture_output=True, text=True)
+                          *(['--check'] if check else []), '-'],
+                         cwd=wt, capture_output=True, text=True,
+                         input=m.diff or m.patch.read_text())
     if res.returncode != 0:
         raise TeethError(f'mutant {m.name}: {m.patch.name} does not apply to '
                          f'the series ({head[:12]}):\n{res.stderr.strip()}\n'

@@ -325,6 +325,13 @@ class RunTest(FakeTreeCase):
         self.assertIn('mutant rt: bad.patch does not apply', str(cm.exception))
         self.assert_clean('int other;\n')
 
+    def test_applies_the_patch_as_loaded(self):
+        for m in self.mutants:
+            m.patch.write_text('garbage\n')
+        rc = self.run_teeth({'lock-x86_64': 'fail', 'rt-x86_64': 'fail',
+                             'rt-x86_64-rt': 'splat'})
+        self.assertEqual(rc, 0)
+
     def test_ctrl_c_removes_the_worktree(self):
         with mock.patch.object(runner, 'run_row',
                                side_effect=KeyboardInterrupt):
