@@ -10,7 +10,7 @@ export WORK KERNEL_SRC
 TREE = $$(cat $(WORK)/tree-path)
 
 .PHONY: all validate setup gen prepare run matrix rows ci-matrix check \
-	check-sync checkpatch check-bisect check-bases unit test bench clean
+	check-sync checkpatch check-bisect check-bases unit test bench teeth clean
 
 all: setup prepare run
 
@@ -63,6 +63,11 @@ test: setup
 
 bench: setup prepare
 	@$(PY) tools/bench.py --tree $(TREE) --rows "$(ROWS)" --part "$(or $(BENCH),all)"
+
+# Weekly, not part of `make test`: every mutant in kunit/mutants/ must
+# make its rows fail for the expected reason.
+teeth: setup prepare
+	@$(PY) tools/teeth.py run --mutants "$(MUTANTS)" --tree $(TREE)
 
 clean:
 	rm -rf $(WORK) results

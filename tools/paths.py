@@ -10,6 +10,9 @@
                bench_cost_dir() (worktrees and build folders of
                `make bench BENCH=cost`), kbuild_lock() (the machine's
                shared lock around kernel builds and boots)
+  mutants      MUTANTS_DIR, MUTANTS_FILE (kunit/mutants/, not part of the
+               series), teeth_dir() (worktree and build folders of `make
+               teeth`), teeth_results(), teeth_report(), teeth_kcidb()
   the series   read_series(), patches() (in apply order, no cover letter)
 
 Functions, not constants, where the environment decides, so a test (or a
@@ -44,6 +47,9 @@ CHECKPATCH_ACCEPTED = PATCH_DIR / 'checkpatch.toml'
 DEBIAN_PKG = 'linux-source-6.12'
 DEBIAN_TARBALL = Path('/usr/src/linux-source-6.12.tar.xz')
 KUNIT_PY = 'tools/testing/kunit/kunit.py'
+# `make teeth`: the mutants (not part of the series) and their data.
+MUTANTS_DIR = KUNIT_DIR / 'mutants'
+MUTANTS_FILE = MUTANTS_DIR / 'mutants.toml'
 # The in-kernel cost benchmark: its source and how it goes into a tree.
 BENCH_COST_TOML = KUNIT_DIR / 'bench' / 'wb_trace_cost.toml'
 # Where the series of `make bench BENCH=cost`'s "v1" kernel is kept.
@@ -100,6 +106,36 @@ def results_in(folder: Path) -> Iterator[None]:
 
 def row_results(row: str) -> Path:
     return results_dir() / row
+
+
+def teeth_dir() -> Path:
+    """`make teeth`'s folder: the throwaway worktree (linux/, removed after
+    each run) and one kunit.py build folder per mutant and row (build/,
+    kept).  The two sit as work/linux and work/build/<row> do, so the
+    compiler runs with the same relative paths and ccache hits the
+    matrix's entries."""
+    return work_dir() / 'teeth'
+
+
+def teeth_tree() -> Path:
+    return teeth_dir() / 'linux'
+
+
+def teeth_build_root() -> Path:
+    return teeth_dir() / 'build'
+
+
+def teeth_results() -> Path:
+    """results/teeth/<mutant>-<row>/: each run's files, as results/<row>."""
+    return results_dir() / 'teeth'
+
+
+def teeth_report() -> Path:
+    return results_dir() / 'teeth.md'
+
+
+def teeth_kcidb() -> Path:
+    return results_dir() / 'teeth-kcidb.json'
 
 
 def kunit_py(tree: Path) -> Path:
