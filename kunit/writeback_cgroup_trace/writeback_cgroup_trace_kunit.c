@@ -927,8 +927,10 @@ static void wbt_fire_check(struct kunit *test, struct vfsmount *mnt,
 	if (!IS_ERR(f))
 		fput(f);	/* O_TRUNC empties the instance's buffer */
 	raw_spin_lock_irqsave(&wbt_rec_lock, flags);
-	for (ev = wbt_evs; ev < wbt_evs + ARRAY_SIZE(wbt_evs); ev++)
-		ev->match = ev->bad = 0;
+	for (ev = wbt_evs; ev < wbt_evs + ARRAY_SIZE(wbt_evs); ev++) {
+		ev->match = 0;
+		ev->bad = 0;
+	}
 	wbt_expect = expected;
 	wbt_expect_ino = ino;
 	raw_spin_unlock_irqrestore(&wbt_rec_lock, flags);
@@ -986,17 +988,18 @@ static struct vfsmount *wbt_trace_setup(struct kunit *test)
 	struct trace_array *tr;
 	struct vfsmount *mnt;
 	size_t i;
+	int err;
 
 	KUNIT_ASSERT_NOT_NULL(test, type);
 	mnt = vfs_kern_mount(type, 0, "tracefs", NULL);
 	put_filesystem(type);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(mnt));
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
-				wbt_unmount_action, mnt));
+	err = kunit_add_action_or_reset(test, wbt_unmount_action, mnt);
+	KUNIT_ASSERT_EQ(test, err, 0);
 	tr = trace_array_get_by_name("wbtrace_kunit", NULL);
 	KUNIT_ASSERT_NOT_NULL(test, tr);
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
-				wbt_instance_action, tr));
+	err = kunit_add_action_or_reset(test, wbt_instance_action, tr);
+	KUNIT_ASSERT_EQ(test, err, 0);
 	for (i = 0; i < ARRAY_SIZE(wbt_evs); i++)
 		KUNIT_ASSERT_EQ_MSG(test, 0,
 				    trace_array_set_clr_event(tr, "writeback",
@@ -1004,8 +1007,9 @@ static struct vfsmount *wbt_trace_setup(struct kunit *test)
 							      true),
 				    "enable %s", wbt_evs[i].name);
 	KUNIT_ASSERT_EQ(test, 0, register_ftrace_export(&wbt_evs_export));
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
-				wbt_export_action, &wbt_evs_export));
+	err = kunit_add_action_or_reset(test, wbt_export_action,
+					&wbt_evs_export);
+	KUNIT_ASSERT_EQ(test, err, 0);
 	return mnt;
 }
 
