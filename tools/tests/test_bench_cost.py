@@ -218,3 +218,13 @@ class Variants(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class CoarseClockTest(unittest.TestCase):
+    def test_jiffies_clocksource_is_coarse(self) -> None:
+        bad = ('[    0.032000] tsc: Marking TSC unstable due to could not '
+               'calculate TSC khz\n[    0.496000] clocksource: Switched to '
+               'clocksource refined-jiffies\n')
+        good = '[    0.9] clocksource: Switched to clocksource tsc-early\n'
+        self.assertTrue(bench_cost.coarse_clock(bad))
+        self.assertFalse(bench_cost.coarse_clock(good))
