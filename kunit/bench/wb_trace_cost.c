@@ -71,6 +71,12 @@ static char *wbc_rel[WBC_LEVELS + 1];
 static struct bdi_writeback *wbc_wb[WBC_LEVELS + 1];
 static size_t wbc_path_len[WBC_LEVELS + 1];
 
+/*
+ * The cgroup helpers below repeat the writeback_cgroup_trace suite's
+ * (wbt_subtree_control(), wbt_mkrmdir()) on purpose: this file must also
+ * build on the unpatched base, where that suite does not exist.
+ */
+
 /* @rel is relative to the cgroup2 root, "." for the root itself */
 static int wbc_subtree_control(const char *rel, const char *cmd)
 {
