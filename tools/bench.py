@@ -232,10 +232,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.part in ('all', 'cost'):
         variants = [v for v in args.variants.split(',') if v]
         try:
-            costs = bench_cost.run(tree, variants)
+            costs = bench_cost.run(tree, variants, args.rows)
         except paths.SeriesError as e:
             sys.exit(f'bench: cost: {e}')
-        write(bench_cost.report(costs, machine(), variants))
+        for row in dict.fromkeys(c.row for c in costs):
+            write(bench_cost.report(costs, machine(), variants, row))
     return 0
 
 

@@ -4,7 +4,7 @@
 Nanoseconds per event of trace_writeback_wake_background(wb) (wb-based)
 and trace_wbc_writepage(wbc, bdi) (wbc-based, wbc->wb set), measured by
 the KUnit suite kunit/bench/wb_trace_cost.c on three kernels built with
-the same config (the x86_64 row's, the series' suites off, the bench on):
+the same config (a row's, the series' suites off, the bench on):
 
   base   the pristine base (the events print cgroup_ino= only)
   v1     the series at git tag series-v1
@@ -18,6 +18,12 @@ wb_trace_cost` (its filter_glob) builds it in <work>/bench-cost/<variant>/
 build/<row> and boots it with the row's QEMU and kernel arguments, holding
 the machine's kernel build lock (paths.kbuild_lock()).  The suite prints
 one diagnostic line per figure; they are parsed from the console.
+
+Two rows by default (ROWS): x86_64 under QEMU TCG, where every guest
+instruction is emulated (a `rep movsb` copy runs one iteration per
+translated block: ~3 ns a byte here), and um, whose kernel runs natively
+on the host CPU, so its figures are what hardware pays.  Each row gets
+its own section of results/bench.md.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from paths import SeriesError
 from runner import boot_args, ccache_env, run_logged
 
 VARIANTS = ('base', 'v1', 'v2')
-ROW = 'x86_64'
+ROWS = ('x86_64', 'um')
 RATIO_DEPTH = 8         # the ratio to base that has a target
 RATIO_TARGET = 1.25
 RUN_TIMEOUT = 5400      # s for one kunit.py run (a cold build is ~6 min)
@@ -57,6 +63,7 @@ LINE_RE = re.compile(r'#\s+(?:[\w.-]+:\s+)?(event=\S+(?:\s+\w+=\S+)+)\s*$')
 @dataclass(frozen=True)
 class Cost:
     """One figure: ns per event, median/min/max of the samples."""
+    row: str
     variant: str
     event: str
     depth: int
@@ -76,7 +83,7 @@ class BenchSpec:
     edits: tuple[dict[str, str], ...]
 
 
-def parse_costs(console: str, variant: str) -> list[Cost]:
+def parse_costs(console: str, row: str, variant: str) -> list[Cost]:
     """The figures the suite printed; lines that are not one are skipped."""
     out = []
     for line in console.splitlines():
@@ -85,7 +92,7 @@ def parse_costs(console: str, variant: str) -> list[Cost]:
             continue
         kv = dict(p.split('=', 1) for p in m.group(1).split() if '=' in p)
         try:
-            out.append(Cost(variant, kv['event'], int(kv['depth']),
+            out.append(Cost(row, variant, kv['event'], int(kv['depth']),
                             kv['state'], int(kv.get('path_len', '0')),
                             float(kv['median_ns']), float(kv['min_ns']),
                             float(kv['max_ns'])))
@@ -187,8 +194,8 @@ def kunit_cmd(wt: Path, build_dir: Path, cfg: Path, row: rowsmod.Row,
             spec.name]      # kunit.py's filter_glob (positional)
 
 
-def console_of(variant: str) -> Path:
-    return paths.results_dir() / 'bench-cost' / f'{variant}-console.log'
+def console_of(row: str, variant: str) -> Path:
+    return paths.results_dir() / 'bench-cost' / f'{row}-{variant}-console.log'
 
 
 # A guest whose TSC calibration failed under emulation ("tsc: Unable to
@@ -221,29 +228,42 @@ def boot_timed(variant: str, cmd: list[str], wt: Path, vdir: Path,
     return rc, console
 
 
-def run_variant(variant: str, tree: Path, row: rowsmod.Row,
+def run_variant(variant: str, tree: Path, rows: list[rowsmod.Row],
                 spec: BenchSpec) -> list[Cost]:
-    """Build and boot one kernel; its figures (none when it failed)."""
+    """Build and boot one kernel per row; the figures (none of a row
+    whose kernel failed)."""
     vdir = paths.bench_cost_dir() / variant
-    wt, build_dir = vdir / 'linux', vdir / 'build' / row.name
-    build_dir.mkdir(parents=True, exist_ok=True)
-    (vdir / 'kunitconfig').write_text(bench_config(row, spec))
+    wt = vdir / 'linux'
     make_options, env = ccache_env(vdir)
-    t0 = time.monotonic()
+    costs: list[Cost] = []
     try:
         make_worktree(tree, wt, variant_patches(variant, vdir / 'patches'),
                       spec)
-        cmd = kunit_cmd(wt, build_dir, vdir / 'kunitconfig', row, spec,
-                        make_options)
-        rc, console = boot_timed(variant, cmd, wt, vdir,
-                                 build_dir / 'test.log', env)
+        for row in rows:
+            costs += run_row(variant, wt, vdir, row, spec, make_options, env)
     finally:
         drop_worktree(tree, wt)
-    console_of(variant).parent.mkdir(parents=True, exist_ok=True)
-    console_of(variant).write_text(console)
-    costs = [] if coarse_clock(console) else parse_costs(console, variant)
-    print(f'bench: cost: {variant}: {len(costs)} figures, kunit.py exit '
-          f'{rc}, {time.monotonic() - t0:.0f}s', flush=True)
+    return costs
+
+
+def run_row(variant: str, wt: Path, vdir: Path, row: rowsmod.Row,
+            spec: BenchSpec, make_options: str,
+            env: dict[str, str]) -> list[Cost]:
+    build_dir = vdir / 'build' / row.name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    cfg = vdir / f'{row.name}.kunitconfig'
+    cfg.write_text(bench_config(row, spec))
+    t0 = time.monotonic()
+    cmd = kunit_cmd(wt, build_dir, cfg, row, spec, make_options)
+    rc, console = boot_timed(variant, cmd, wt, vdir, build_dir / 'test.log',
+                             env)
+    out = console_of(row.name, variant)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(console)
+    costs = [] if coarse_clock(console) else \
+        parse_costs(console, row.name, variant)
+    print(f'bench: cost: {row.name}: {variant}: {len(costs)} figures, '
+          f'kunit.py exit {rc}, {time.monotonic() - t0:.0f}s', flush=True)
     if not costs:
         print(tail((vdir / 'kunit.log').read_text(errors='replace'), 30))
     return costs
@@ -252,8 +272,8 @@ def run_variant(variant: str, tree: Path, row: rowsmod.Row,
 def ratio(costs: list[Cost], c: Cost) -> Optional[float]:
     """c's median over base's for the same event, depth and state."""
     for b in costs:
-        if (b.variant, b.event, b.depth, b.state) == \
-                ('base', c.event, c.depth, c.state) and b.median > 0:
+        if (b.row, b.variant, b.event, b.depth, b.state) == \
+                (c.row, 'base', c.event, c.depth, c.state) and b.median > 0:
             return c.median / b.median
     return None
 
@@ -285,29 +305,36 @@ def verdicts(costs: list[Cost]) -> list[str]:
     return out
 
 
-def report(costs: list[Cost], machine: str, variants: list[str]) -> str:
+def report(costs: list[Cost], machine: str, variants: list[str],
+           row: str) -> str:
+    """The section of results/bench.md for one row's figures."""
+    mine = [c for c in costs if c.row == row]
+    how = ('UML: the kernel runs natively on the host CPU' if row == 'um'
+           else 'QEMU TCG: every guest instruction is emulated')
     return '\n'.join([
-        '# Writeback event cost', '',
-        f'Machine: {machine}.  Row {ROW} config (suites off, '
-        f'wb_trace_cost on); kernels: {", ".join(variants)}.  ns per event '
-        f'in the guest; each sample is the mean of a batch of events, '
+        f'# Writeback event cost, row {row}', '',
+        f'Machine: {machine}.  Row {row} config (suites off, '
+        f'wb_trace_cost on), {how}; kernels: {", ".join(variants)}.  ns per '
+        f'event in the guest; each sample is the mean of a batch of events, '
         f'median/min/max of the samples.', '',
-        *table(costs), '', *verdicts(costs), '',
-        'Commands: `make bench BENCH=cost` (`python3 tools/bench.py --tree '
-        '$(cat work/tree-path) --part cost [--variants base,v1,v2]`).', ''])
+        *table(mine), '', *verdicts(mine), '',
+        'Commands: `make bench BENCH=cost [ROWS=x86_64,um]` (`python3 '
+        'tools/bench.py --tree $(cat work/tree-path) --part cost '
+        '[--rows ...] [--variants base,v1,v2]`).', ''])
 
 
-def run(tree: Path, variants: list[str]) -> list[Cost]:
-    """Every variant's figures, in order; a failed variant has none."""
+def run(tree: Path, variants: list[str], row_names: str = '') -> list[Cost]:
+    """Every variant's figures on every row (ROWS unless row_names), in
+    order; a failed variant or row has none."""
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise SeriesError(f'unknown variant(s) {", ".join(bad)}; known: '
                           f'{", ".join(VARIANTS)}')
-    row = rowsmod.select(rowsmod.load_rows(), ROW)[0]
+    rows = rowsmod.select(rowsmod.load_rows(), row_names or ','.join(ROWS))
     spec = load_spec()
     costs: list[Cost] = []
     for variant in variants:
-        costs += run_variant(variant, tree, row, spec)
+        costs += run_variant(variant, tree, rows, spec)
     return costs
 
 

@@ -44,16 +44,17 @@ depth=3 state=enabled median_ns=not-a-number min_ns=1 max_ns=2
 '''
 
 
-def cost(variant, depth, median, state='enabled', event='wake_background'):
-    return Cost(variant, event, depth, state, 0, median, median, median)
+def cost(variant, depth, median, state='enabled', event='wake_background',
+         row='x86_64'):
+    return Cost(row, variant, event, depth, state, 0, median, median, median)
 
 
 class Parse(unittest.TestCase):
     def test_lines_of_a_console(self):
-        got = bench_cost.parse_costs(CONSOLE, 'v2')
+        got = bench_cost.parse_costs(CONSOLE, 'x86_64', 'v2')
         self.assertEqual(len(got), 4)
-        self.assertEqual(got[0], Cost('v2', 'wake_background', 8,
-                                      'disabled', 248, 0.52, 0.50, 0.91))
+        self.assertEqual(got[0], Cost('x86_64', 'v2', 'wake_background',
+                                      8, 'disabled', 248, 0.52, 0.50, 0.91))
         self.assertEqual(got[2].median, 1015.5)
         self.assertEqual((got[3].event, got[3].depth, got[3].path_len),
                          ('wbc_writepage', 12, 372))
@@ -62,20 +63,23 @@ class Parse(unittest.TestCase):
         self.assertEqual(bench_cost.parse_costs(
             '    # foo: event=x depth=1 state=enabled\n'
             '    # bar: depth=1 median_ns=1 min_ns=1 max_ns=1\n'
-            'event=x depth=1 state=y median_ns=1 min_ns=1 max_ns=1\n', 'b'),
+            'event=x depth=1 state=y median_ns=1 min_ns=1 max_ns=1\n', 'um',
+            'b'),
             [])
 
     def test_a_line_without_case_prefix_is_read(self):
         got = bench_cost.parse_costs(
             '# event=e depth=3 state=enabled median_ns=2 min_ns=1 '
-            'max_ns=3\n', 'base')
-        self.assertEqual(got, [Cost('base', 'e', 3, 'enabled', 0, 2, 1, 3)])
+            'max_ns=3\n', 'um', 'base')
+        self.assertEqual(got, [Cost('um', 'base', 'e', 3, 'enabled', 0, 2, 1,
+                                    3)])
 
 
 class Report(unittest.TestCase):
     COSTS = [cost('base', 8, 100.0), cost('base', 8, 1.0, 'disabled'),
              cost('v1', 8, 130.0), cost('v1', 8, 1.02, 'disabled'),
-             cost('v2', 8, 110.0), cost('v2', 0, 90.0)]
+             cost('v2', 8, 110.0), cost('v2', 0, 90.0),
+             cost('v2', 8, 50.0, row='um')]
 
     def test_ratio_to_base_of_the_same_figure(self):
         c = self.COSTS
@@ -83,6 +87,7 @@ class Report(unittest.TestCase):
         self.assertAlmostEqual(bench_cost.ratio(c, c[3]), 1.02)
         self.assertAlmostEqual(bench_cost.ratio(c, c[0]), 1.0)
         self.assertIsNone(bench_cost.ratio(c, c[5]))   # no base at root
+        self.assertIsNone(bench_cost.ratio(c, c[6]))   # no base on um
 
     def test_verdicts_against_the_target(self):
         v = bench_cost.verdicts(self.COSTS)
@@ -93,8 +98,10 @@ class Report(unittest.TestCase):
         self.assertIn('met', v[1])
 
     def test_table(self):
-        text = bench_cost.report(self.COSTS, '2 cores', ['base', 'v1', 'v2'])
-        self.assertTrue(text.startswith('# Writeback event cost\n'))
+        text = bench_cost.report(self.COSTS, '2 cores', ['base', 'v1', 'v2'],
+                                 'x86_64')
+        self.assertTrue(text.startswith('# Writeback event cost, row x86_64\n'))
+        self.assertNotIn('50.00', text)     # the um figure has its section
         self.assertIn('| v1 | wake_background | 8 | 0 | enabled | 130.00 '
                       '| 130.00 | 130.00 | 1.30 |', text)
         self.assertIn('| v2 | wake_background | root | 0 | enabled | 90.00 '
@@ -118,7 +125,7 @@ class Sections(unittest.TestCase):
 
 class Config(unittest.TestCase):
     def test_suites_off_bench_on_row_kept(self):
-        row = rows.select(rows.load_rows(), bench_cost.ROW)[0]
+        row = rows.select(rows.load_rows(), bench_cost.ROWS[0])[0]
         spec = bench_cost.load_spec()
         text = bench_cost.bench_config(row, spec)
         cfg = rows.parse_config(text)
