@@ -100,7 +100,8 @@ class Report(unittest.TestCase):
     def test_table(self):
         text = bench_cost.report(self.COSTS, '2 cores', ['base', 'v1', 'v2'],
                                  'x86_64')
-        self.assertTrue(text.startswith('# Writeback event cost, row x86_64\n'))
+        self.assertTrue(
+            text.startswith('# Writeback event cost, row x86_64\n'))
         self.assertNotIn('50.00', text)     # the um figure has its section
         self.assertIn('| v1 | wake_background | 8 | 0 | enabled | 130.00 '
                       '| 130.00 | 130.00 | 1.30 |', text)
