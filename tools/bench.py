@@ -110,8 +110,8 @@ def matrix_run(repo: Path, tree: Path, names: str) -> None:
 def kunit_loop(tree: Path, selected: list[rowsmod.Row]) -> None:
     """kunit.py run per row, with the matrix's compiler (CC=ccache gcc):
     another CC would rebuild every object, which is no fair comparison."""
-    make_options, env = ccache_env(paths.work_dir())
     for row in selected:
+        make_options, env = ccache_env(paths.work_dir(), row.cross_compile)
         run([sys.executable, str(paths.kunit_py(tree)), 'run',
              *kunit_args(row, paths.build_root() / row.name),
              *boot_args(row), '--make_options', make_options], tree, env)

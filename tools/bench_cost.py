@@ -188,7 +188,7 @@ def kbuild_lock() -> Iterator[None]:
 def kunit_cmd(wt: Path, build_dir: Path, cfg: Path, row: rowsmod.Row,
               spec: BenchSpec, make_options: str) -> list[str]:
     return [sys.executable, str(paths.kunit_py(wt)), 'run',
-            f'--arch={row.arch}', f'--build_dir={build_dir}',
+            *row.arch_args(), f'--build_dir={build_dir}',
             f'--kunitconfig={cfg}', f'--jobs={os.cpu_count() or 2}',
             '--make_options', make_options, *boot_args(row),
             spec.name]      # kunit.py's filter_glob (positional)
@@ -234,21 +234,20 @@ def run_variant(variant: str, tree: Path, rows: list[rowsmod.Row],
     whose kernel failed)."""
     vdir = paths.bench_cost_dir() / variant
     wt = vdir / 'linux'
-    make_options, env = ccache_env(vdir)
     costs: list[Cost] = []
     try:
         make_worktree(tree, wt, variant_patches(variant, vdir / 'patches'),
                       spec)
         for row in rows:
-            costs += run_row(variant, wt, vdir, row, spec, make_options, env)
+            costs += run_row(variant, wt, vdir, row, spec)
     finally:
         drop_worktree(tree, wt)
     return costs
 
 
 def run_row(variant: str, wt: Path, vdir: Path, row: rowsmod.Row,
-            spec: BenchSpec, make_options: str,
-            env: dict[str, str]) -> list[Cost]:
+            spec: BenchSpec) -> list[Cost]:
+    make_options, env = ccache_env(vdir, row.cross_compile)
     build_dir = vdir / 'build' / row.name
     build_dir.mkdir(parents=True, exist_ok=True)
     cfg = vdir / f'{row.name}.kunitconfig'

@@ -45,11 +45,11 @@ def prefix_config(row: rowsmod.Row, applied: set[str],
 def build_prefix(row: rowsmod.Row, wt: Path, cfg: Path, jobs: int,
                  what: str) -> bool:
     """kunit.py build of the checked-out prefix: no error, no warning."""
-    make_options, env = ccache_env(paths.work_dir())
+    make_options, env = ccache_env(paths.work_dir(), row.cross_compile)
     t0 = time.monotonic()
     res = subprocess.run(
         [sys.executable, str(paths.kunit_py(wt)), 'build',
-         f'--arch={row.arch}',
+         *row.arch_args(),
          f'--build_dir={paths.build_root() / f"bisect-{row.name}"}',
          f'--kunitconfig={cfg}', f'--jobs={jobs}',
          '--make_options', make_options],

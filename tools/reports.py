@@ -109,8 +109,9 @@ def reproducer(row: rowsmod.Row, res: RowResult, tree: Path,
     """
     # The compiler as the matrix ran it (CC=ccache gcc): another CC would
     # change every object's command line and rebuild the row from scratch.
-    make_options, env = runner.ccache_env(build_dir.parent.parent)
-    kunit = ['python3', paths.KUNIT_PY, 'run', f'--arch={row.arch}',
+    make_options, env = runner.ccache_env(build_dir.parent.parent,
+                                          row.cross_compile)
+    kunit = ['python3', paths.KUNIT_PY, 'run', *row.arch_args(),
              f'--build_dir={build_dir.resolve()}',
              f'--kunitconfig={kunitconfig.resolve()}',
              *runner.boot_args(row), '--make_options', make_options]

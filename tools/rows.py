@@ -20,7 +20,10 @@ from typing import Any, Optional
 import suites
 from paths import REPO, ROWS_FILE
 
-ARCHES = ('um', 'x86_64', 'i386')
+ARCHES = ('um', 'x86_64', 'i386', 'arm64')
+# kunit.py --cross_compile prefix of an arch the host cannot build natively
+# (Debian's gcc-aarch64-linux-gnu).
+CROSS_COMPILE = {'arm64': 'aarch64-linux-gnu-'}
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
 OPTION_RE = re.compile(r'^CONFIG_[A-Za-z0-9_]+=(y|n|m|-?[0-9]+|0x[0-9a-fA-F]+'
                        r'|"[^"]*")$')
@@ -52,6 +55,16 @@ class Row:
     # "suite.case [param]" glob -> why that case cannot run in this row;
     # any other skipped case fails the row.
     may_skip: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cross_compile(self) -> str:
+        return CROSS_COMPILE.get(self.arch, '')
+
+    def arch_args(self) -> list[str]:
+        """kunit.py's --arch (and --cross_compile) for the row."""
+        cross = self.cross_compile
+        return [f'--arch={self.arch}'] + \
+            ([f'--cross_compile={cross}'] if cross else [])
 
     def config_entries(self, repo: Path = REPO) -> dict[str, str]:
         """Merged config (fragments, then options), as kunit.py merges it."""

@@ -45,7 +45,7 @@ SAVED_LOG = 'matrix-build.log'   # ... and its log, for a skipped build
 
 def kunit_args(row: rowsmod.Row, build_dir: Path) -> list[str]:
     """kunit.py's config options for a row (build, exec, config)."""
-    args = [f'--arch={row.arch}', f'--build_dir={build_dir}']
+    args = [*row.arch_args(), f'--build_dir={build_dir}']
     args += [f'--kunitconfig={paths.REPO / frag}' for frag in row.kunitconfigs]
     for opt in row.options:
         args += ['--kconfig_add', opt]
@@ -59,7 +59,7 @@ def boot_args(row: rowsmod.Row) -> list[str]:
             [f'--kernel_args={a}' for a in ('panic=-1', *row.kernel_args)])
 
 
-def ccache_env(work: Path) -> tuple[str, dict[str, str]]:
+def ccache_env(work: Path, cross: str = '') -> tuple[str, dict[str, str]]:
     """kunit.py --make_options for the compiler, and ccache's settings.
 
     ccache's depend mode takes the compiler's own -MMD output instead of
@@ -71,8 +71,8 @@ def ccache_env(work: Path) -> tuple[str, dict[str, str]]:
     same cache entries.
     """
     if not shutil.which('ccache'):
-        return 'CC=gcc', {}
-    return 'CC=ccache gcc', {
+        return f'CC={cross}gcc', {}
+    return f'CC=ccache {cross}gcc', {
         'CCACHE_DEPEND': os.environ.get('CCACHE_DEPEND', '1'),
         'CCACHE_BASEDIR': os.environ.get('CCACHE_BASEDIR', str(work))}
 
@@ -227,7 +227,8 @@ class BuildProgress:
 def kunit_build(run: RowRun) -> tuple[int, bool]:
     """kunit.py build, or nothing when the inputs match the last build."""
     make_options, env = ccache_env(
-        Path(os.path.commonpath([run.tree, run.build_dir])))
+        Path(os.path.commonpath([run.tree, run.build_dir])),
+        run.row.cross_compile)
     cmd = run.build_cmd(make_options)
     inputs = build_inputs(run, cmd)
     stamp = read_stamp(run.build_dir)

@@ -7,6 +7,7 @@ set -eu
 
 PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
 libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
+gcc-aarch64-linux-gnu qemu-system-arm
 rsync perl python3-ply python3-git python3-mypy"
 
 # One dpkg-query for all packages: a fork per package costs a second on a
