@@ -57,6 +57,7 @@ BUILD_ERROR = 'build error'
 SPLAT_KINDS = tuple(kind for kind, _ in SPLATS)
 NAME_RE = re.compile(r'[a-z0-9][a-z0-9-]*')
 FIELDS = {'name', 'patch', 'description', 'rows', 'expect', 'equivalent'}
+REASON_SEP = '; '     # between the reasons of a row that expects several
 
 
 class TeethError(Exception):
@@ -137,12 +138,18 @@ def _rows_expect(rec: dict[str, Any], where: str, row_names: set[str],
         raise TeethError(f'{where}: expect must give one reason for each '
                          f'row of rows, and only those (rows {rows}, '
                          f'expect {sorted(expect)})')
+    out: dict[str, str] = {}
     for r, why in expect.items():
-        err = reason_error(why, suite_names) if isinstance(why, str) else \
-            'the reason must be a string'
+        # A list: every one of its reasons must show (e.g. two page sizes).
+        whys = why if isinstance(why, list) else [why]
+        err = '' if whys and all(isinstance(w, str) for w in whys) else \
+            'the reason must be a string or a non-empty list of strings'
+        for w in whys if not err else []:
+            err = err or reason_error(w, suite_names)
         if err:
             raise TeethError(f'{where}: row {r}: {err}')
-    return tuple(rows), dict(expect)
+        out[r] = REASON_SEP.join(whys)
+    return tuple(rows), out
 
 
 def parse_mutant(rec: Any, where: str, folder: Path, row_names: set[str],
@@ -210,7 +217,13 @@ def select(mutants: list[Mutant], spec: str) -> list[Mutant]:
 # --------------------------------------------------------------- judging --
 
 def observed(expect: str, res: RowResult) -> str:
-    """What in res is the expected kill reason, or ''."""
+    """What in res shows every expected kill reason, or ''."""
+    hits = [observed_one(e, res) for e in expect.split(REASON_SEP)]
+    return REASON_SEP.join(hits) if all(hits) else ''
+
+
+def observed_one(expect: str, res: RowResult) -> str:
+    """What in res is this one expected kill reason, or ''."""
     if expect == BUILD_ERROR:
         return BUILD_ERROR if not res.build_ok else ''
     if expect in SPLAT_KINDS:
@@ -225,8 +238,9 @@ def judge_row(mutant: str, row: str, expect: str, res: RowResult) -> Cell:
     """killed (the expected reason shows), build-error, survived (the row
     passed) or killed-otherwise (it failed, for other reasons only)."""
     hit = observed(expect, res)
+    hits = hit.split(REASON_SEP) if hit else []
     others = [r.splitlines()[0] for r in res.reasons
-              if not hit or hit not in r]
+              if not any(h in r for h in hits)]
     if hit:
         verdict = Verdict.KILLED
     elif not res.build_ok:

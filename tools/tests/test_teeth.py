@@ -108,6 +108,15 @@ class MutantsFileTest(unittest.TestCase):
         ms = self.parse(GOOD.replace('"sleep-in-atomic"', '"build error"'))
         self.assertEqual(ms[1].expect['x86_64-rt'], 'build error')
 
+    def test_a_list_of_reasons(self):
+        ms = self.parse(GOOD.replace(
+            '"sleep-in-atomic"', '["sleep-in-atomic", "build error"]'))
+        self.assertEqual(ms[1].expect['x86_64-rt'],
+                         'sleep-in-atomic; build error')
+        self.bad(GOOD.replace('"sleep-in-atomic"', '[]'), 'non-empty list')
+        self.bad(GOOD.replace('"sleep-in-atomic"', '["sleepy"]'),
+                 "'sleepy'")
+
     def test_equivalent_xor_rows(self):
         self.bad(GOOD.replace('equivalent = "needs arm64"', ''),
                  '(same)', 'either rows')
@@ -168,6 +177,18 @@ class JudgeTest(unittest.TestCase):
         self.assertIs(teeth.judge_row(
             'm', 'r', 'hugetlb_ptlock.huge_pte_lockptr_matches_core_mm '
             '[1048576K]', res).verdict, teeth.Verdict.KILLED_OTHERWISE)
+
+    def test_every_reason_of_a_list_must_show(self):
+        both = f'{CASE}; {CASE.replace("2048K", "64K")}'
+        one = result(cases=[self.failed()], reasons=[f'{CASE}: FAIL'])
+        self.assertIs(teeth.judge_row('m', 'r', both, one).verdict,
+                      teeth.Verdict.KILLED_OTHERWISE)
+        two = result(cases=[self.failed(), self.failed('64K')],
+                     reasons=[f'{CASE}: FAIL',
+                              f'{CASE.replace("2048K", "64K")}: FAIL', 'z'])
+        c = teeth.judge_row('m', 'r', both, two)
+        self.assertIs(c.verdict, teeth.Verdict.KILLED)
+        self.assertEqual(c.others, ['z'])
 
     def test_another_case_is_killed_otherwise(self):
         other = Case('hugetlb_ptlock', 'huge_pte_offset_lock_absent',
