@@ -3,11 +3,11 @@
  * Lock acquisitions per second of huge_pte_lock(), split against unsplit
  * page table locks, with no page zeroing in the way.
  *
- * Not part of the series: tools/bench_fault.py copies this file to
- * mm/ of a worktree of the series (with a Kconfig
- * symbol and a Makefile line, kunit/bench/hugetlb_ptlock_bench.toml) and
- * builds it twice, with split PT locks (NR_CPUS=8) and without
- * (NR_CPUS=2); the boot then goes on to the user-space fault benchmark.
+ * Not part of the series: tools/bench_fault.py copies this file into mm/
+ * of a worktree of the series (with a Kconfig symbol and a Makefile line,
+ * kunit/bench/hugetlb_ptlock_bench.toml) and builds it twice, with split
+ * PT locks (NR_CPUS=8) and without (NR_CPUS=2); the boot then goes on to
+ * the user-space fault benchmark.
  *
  * For T threads (1 up to the online CPUs, one kthread bound to each CPU)
  * the test maps T 2M hugetlb pages, each at the start of its own GiB, so
