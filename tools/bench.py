@@ -236,6 +236,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                     'kvm, tcg ... (ACCEL=)')
     ap.add_argument('--fault-runs', type=int, default=fault.runs,
                     help='boots of each kernel in the fault part')
+    ap.add_argument('--fault-reuse', action='store_true',
+                    help='boot the kernels an earlier fault part built '
+                         '(no build; they must match the checkout)')
     args = ap.parse_args(argv)
     tree = Path(args.tree).resolve()
     if args.part in ('all', 'turnaround'):
@@ -255,7 +258,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                      accel=args.fault_accel,
                                      runs=args.fault_runs)
         try:
-            res = bench_fault.run(tree, params)
+            res = bench_fault.run(tree, params, args.fault_reuse)
         except paths.SeriesError as e:
             sys.exit(f'bench: fault: {e}')
         write(bench_fault.report(res, machine()))

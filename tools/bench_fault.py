@@ -262,14 +262,10 @@ class Result:
     params: Params
 
 
-def run(tree: Path, p: Params) -> Result:
-    """Build both kernels, then p.runs boots of each, alternating."""
-    row = rowsmod.select(rowsmod.load_rows(), ROW)[0]
-    spec = load_spec(SPEC)
-    folder = paths.bench_fault_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    initrd = initramfs.write(USER_SRC, folder)
-    wt = folder / 'linux'
+def build_all(tree: Path, row: rowsmod.Row,
+              spec: bench_cost.BenchSpec) -> dict[str, dict[str, str]]:
+    """Both kernels from one worktree of the series; their .config."""
+    wt = paths.bench_fault_dir() / 'linux'
     finals = {}
     with kbuild_lock('fault'):
         try:
@@ -279,6 +275,34 @@ def run(tree: Path, p: Params) -> Result:
                 finals[v] = build(wt, row, v)
         finally:
             drop_worktree(tree, wt)
+    return finals
+
+
+def built() -> dict[str, dict[str, str]]:
+    """The kernels an earlier run left, if both are there: their .config
+    (--fault-reuse: boots again without building)."""
+    out = {}
+    for v in VARIANTS:
+        cfg = build_dir(v) / '.config'
+        if not (build_dir(v) / KERNEL_IMAGE).exists() or not cfg.exists():
+            return {}
+        out[v] = rowsmod.parse_config(cfg.read_text())
+    print('bench: fault: booting the kernels of an earlier run (no build)',
+          flush=True)
+    return out
+
+
+def run(tree: Path, p: Params, reuse: bool = False) -> Result:
+    """Build both kernels (reuse: those an earlier run built, if any),
+    then p.runs boots of each, alternating."""
+    row = rowsmod.select(rowsmod.load_rows(), ROW)[0]
+    spec = load_spec(SPEC)
+    folder = paths.bench_fault_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    initrd = initramfs.write(USER_SRC, folder)
+    finals = built() if reuse else {}
+    if not finals:
+        finals = build_all(tree, row, spec)
     res = Result([], [], config_diff(finals['split'], finals['unsplit']), p)
     print(f'bench: fault: split -> unsplit .config: {"; ".join(res.diff)}',
           flush=True)
