@@ -203,3 +203,19 @@ class Cpio(unittest.TestCase):
         self.assertIn('dev/console', out)
         self.assertRegex(out, r'crw-------.*5,\s+1.*dev/console')
         self.assertRegex(out, r'-rwxr-xr-x.*init')
+
+
+class Reuse(unittest.TestCase):
+    def test_built_needs_both_kernels(self):
+        with tempfile.TemporaryDirectory() as td, \
+                mock.patch.dict(os.environ, {'WORK': td}):
+            self.assertEqual(bench_fault.built(), {})
+            for v, n in (('split', '8'), ('unsplit', '2')):
+                d = bench_fault.build_dir(v)
+                (d / 'arch/x86/boot').mkdir(parents=True)
+                (d / '.config').write_text(f'CONFIG_NR_CPUS={n}\n')
+                if v == 'split':
+                    self.assertEqual(bench_fault.built(), {})
+                (d / bench_fault.KERNEL_IMAGE).write_bytes(b'')
+            got = bench_fault.built()
+        self.assertEqual(got['unsplit'], {'CONFIG_NR_CPUS': '2'})
