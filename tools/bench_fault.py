@@ -77,7 +77,7 @@ class Params:
     pages: int = 16             # touch2013: N
     touches: int = 10
     rounds: int = 4
-    timeout: int = 600          # s per boot
+    timeout: int = 300          # s per boot
 
     def hugepages(self) -> int:
         """Enough 2M pages for every test (each thread holds one)."""
@@ -307,18 +307,31 @@ def run(tree: Path, p: Params, reuse: bool = False) -> Result:
     print(f'bench: fault: split -> unsplit .config: {"; ".join(res.diff)}',
           flush=True)
     with kbuild_lock('fault'):
-        for n in range(p.runs):
-            for v in VARIANTS:
-                t0 = time.monotonic()
-                cmd = qemu_cmd(build_dir(v) / KERNEL_IMAGE, initrd, row, p,
-                               kunit=True)
-                b = boot(cmd, folder / f'{v}-{n}-console.log', v, p.timeout)
-                res.samples += b.samples
-                res.errors += [f'{v} boot {n + 1}: {e}' for e in b.errors]
-                print(f'bench: fault: {v} boot {n + 1}/{p.runs}: '
-                      f'{len(b.samples)} figures, {len(b.errors)} errors, '
-                      f'{time.monotonic() - t0:.0f}s', flush=True)
+        boots(res, row, initrd)
     return res
+
+
+def boots(res: Result, row: rowsmod.Row, initrd: Path) -> None:
+    """p.runs boots of each kernel, alternating; a boot without a single
+    figure ends the run (the next would fail alike, each up to
+    p.timeout)."""
+    p, folder = res.params, paths.bench_fault_dir()
+    for n in range(p.runs):
+        for v in VARIANTS:
+            t0 = time.monotonic()
+            log = folder / f'{v}-{n}-console.log'
+            b = boot(qemu_cmd(build_dir(v) / KERNEL_IMAGE, initrd, row, p,
+                              kunit=True), log, v, p.timeout)
+            res.samples += b.samples
+            res.errors += [f'{v} boot {n + 1}: {e}' for e in b.errors]
+            print(f'bench: fault: {v} boot {n + 1}/{p.runs}: '
+                  f'{len(b.samples)} figures, {len(b.errors)} errors, '
+                  f'{time.monotonic() - t0:.0f}s', flush=True)
+            if not b.samples:
+                print(tail(log.read_text(errors='replace'), 30))
+                res.errors.append(f'{v} boot {n + 1} gave no figure: '
+                                  f'stopped')
+                return
 
 
 def smoke(p: Params = SMOKE) -> tuple[bool, str]:
