@@ -219,3 +219,24 @@ class Reuse(unittest.TestCase):
                 (d / bench_fault.KERNEL_IMAGE).write_bytes(b'')
             got = bench_fault.built()
         self.assertEqual(got['unsplit'], {'CONFIG_NR_CPUS': '2'})
+
+
+class MakeTest(unittest.TestCase):
+    def test_smoke_is_skipped_without_the_x86_64_row(self):
+        import testall
+        t = testall.Tally()
+        with mock.patch.dict(os.environ, {'ROWS': 'um'}), \
+                mock.patch.object(bench_fault, 'smoke') as smoke:
+            testall.run_fault_smoke(t)
+        smoke.assert_not_called()
+        self.assertEqual((t.passed, t.failed, t.skipped), (0, 0, 1))
+
+    def test_smoke_result_is_one_check(self):
+        import testall
+        t = testall.Tally()
+        with mock.patch.dict(os.environ, {'ROWS': 'x86_64'}), \
+                mock.patch.object(bench_fault, 'smoke',
+                                  return_value=(False, 'no figure')):
+            testall.run_fault_smoke(t)
+        self.assertEqual((t.passed, t.failed), (0, 1))
+        self.assertTrue(t.failures[0].startswith('bench fault smoke'))
