@@ -178,7 +178,7 @@ static void hugetlb_ptlock_bench_lock_rate(struct kunit *test)
 		kunit_skip(test, "%d free 2M huge pages needed, %lu free (hugepages=)",
 			   threads, READ_ONCE(h->free_huge_pages));
 	for (i = 0; i < threads; i++)
-		ptep[i] = ptlb_map(test, h, PTLB_BASE + i * SZ_1G);
+		ptep[i] = ptlb_map(test, h, PTLB_BASE + (unsigned long)i * SZ_1G);
 	mm = current->mm;
 	/* split: one lock per PMD table; else all take the mm's */
 	if (threads > 1 && USE_SPLIT_HUGETLB_PTLOCKS)
