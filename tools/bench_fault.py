@@ -10,7 +10,13 @@ in-kernel bench (kunit/bench/hugetlb_ptlock_bench.c) on:
   split    the row's config as is (CONFIG_NR_CPUS=8): SPLIT_PMD_PTLOCKS=y
   unsplit  the same plus CONFIG_NR_CPUS=2: mm/Kconfig's SPLIT_PTE_PTLOCKS
            needs NR_CPUS >= 4, so SPLIT_PMD_PTLOCKS is off and every
-           hugetlb entry takes mm->page_table_lock; -smp 2 still boots
+           hugetlb entry takes mm->page_table_lock; -smp 2 still boots.
+           The final .config files then differ in NR_CPUS,
+           SPLIT_PTE_PTLOCKS, SPLIT_PMD_PTLOCKS and
+           HUGETLB_PMD_PAGE_TABLE_SHARING (fs/Kconfig: depends on
+           SPLIT_PMD_PTLOCKS; it shares only PMD tables of shared
+           mappings spanning an aligned GiB, none of the bench's); the
+           report prints the difference of each run.
 
 Each boot runs, in one guest: the KUnit case hugetlb_ptlock_bench (lock
 acquisitions per second, T kthreads on different CPUs, entries in
@@ -264,17 +270,17 @@ class Result:
 
 def build_all(tree: Path, row: rowsmod.Row,
               spec: bench_cost.BenchSpec) -> dict[str, dict[str, str]]:
-    """Both kernels from one worktree of the series; their .config."""
+    """Both kernels from one worktree of the series; their .config (the
+    caller holds the lock)."""
     wt = paths.bench_fault_dir() / 'linux'
     finals = {}
-    with kbuild_lock('fault'):
-        try:
-            bench_cost.make_worktree(tree, wt, [paths.PATCH_DIR / n for n in
-                                                paths.patches()], spec)
-            for v in VARIANTS:
-                finals[v] = build(wt, row, v)
-        finally:
-            drop_worktree(tree, wt)
+    try:
+        bench_cost.make_worktree(tree, wt, [paths.PATCH_DIR / n for n in
+                                            paths.patches()], spec)
+        for v in VARIANTS:
+            finals[v] = build(wt, row, v)
+    finally:
+        drop_worktree(tree, wt)
     return finals
 
 
@@ -300,13 +306,16 @@ def run(tree: Path, p: Params, reuse: bool = False) -> Result:
     folder = paths.bench_fault_dir()
     folder.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.write(USER_SRC, folder)
-    finals = built() if reuse else {}
-    if not finals:
-        finals = build_all(tree, row, spec)
-    res = Result([], [], config_diff(finals['split'], finals['unsplit']), p)
-    print(f'bench: fault: split -> unsplit .config: {"; ".join(res.diff)}',
-          flush=True)
+    # One hold of the lock for the builds and the boots: released in
+    # between, a waiting 3-kernel benchmark took it before the boots.
     with kbuild_lock('fault'):
+        finals = built() if reuse else {}
+        if not finals:
+            finals = build_all(tree, row, spec)
+        res = Result([], [], config_diff(finals['split'],
+                                         finals['unsplit']), p)
+        print(f'bench: fault: split -> unsplit .config: '
+              f'{"; ".join(res.diff)}', flush=True)
         boots(res, row, initrd)
     return res
 
