@@ -4,6 +4,10 @@ PY      ?= python3
 WORK    ?= $(CURDIR)/work
 ROWS    ?=
 BENCH   ?=
+# `make bench BENCH=fault`: the guest's CPUs and QEMU's -accel (empty:
+# 2, and kvm when /dev/kvm is usable, else TCG)
+VCPUS   ?=
+ACCEL   ?=
 KERNEL_SRC ?=
 export WORK KERNEL_SRC
 
@@ -62,7 +66,8 @@ test: setup
 	@$(PY) tools/testall.py all
 
 bench: setup prepare
-	@$(PY) tools/bench.py --tree $(TREE) --rows "$(ROWS)" --part "$(or $(BENCH),all)"
+	@VCPUS="$(VCPUS)" ACCEL="$(ACCEL)" $(PY) tools/bench.py --tree $(TREE) \
+		--rows "$(ROWS)" --part "$(or $(BENCH),all)"
 
 # Weekly, not part of `make test`: every mutant in kunit/mutants/ must
 # make its rows fail for the expected reason.

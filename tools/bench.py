@@ -25,14 +25,17 @@ gate CI.
 
 `--part cost` (`make bench BENCH=cost`) runs only the in-kernel cost of
 the writeback events' cgroup= field instead, base vs series-v1 vs the
-series of this checkout (tools/bench_cost.py); `--part turnaround` only
-the figures above; the default both.  Each part replaces its own section
-of results/bench.md.
+series of this checkout (tools/bench_cost.py); `--part fault` only
+hugetlb fault and huge_pte_lock() rates with split PT locks against the
+per-mm lock (tools/bench_fault.py); `--part turnaround` only the figures
+above; the default all three.  Each part replaces its own section of
+results/bench.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import bench_cost
+import bench_fault
 import paths
 import results as resultsmod
 import rows as rowsmod
@@ -213,7 +217,7 @@ def write(text: str) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tree', required=True)
-    ap.add_argument('--part', choices=('all', 'turnaround', 'cost'),
+    ap.add_argument('--part', choices=('all', 'turnaround', 'cost', 'fault'),
                     default=os.environ.get('BENCH') or 'all')
     ap.add_argument('--variants', default=','.join(bench_cost.VARIANTS),
                     help='kernels of the cost part (base,v1,v2)')
@@ -222,6 +226,19 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help='runs of the kunit.py loop after an edit (each '
                          'rebuilds every row: minutes)')
     ap.add_argument('--rows', default=os.environ.get('ROWS', ''))
+    fault = bench_fault.Params()
+    ap.add_argument('--fault-vcpus', type=int,
+                    default=int(os.environ.get('VCPUS') or fault.vcpus),
+                    help='guest CPUs of the fault part (VCPUS=)')
+    ap.add_argument('--fault-accel', default=os.environ.get('ACCEL') or
+                    fault.accel, help='QEMU -accel of the fault part: auto '
+                    '(kvm when /dev/kvm is usable, else tcg,thread=multi), '
+                    'kvm, tcg ... (ACCEL=)')
+    ap.add_argument('--fault-runs', type=int, default=fault.runs,
+                    help='boots of each kernel in the fault part')
+    ap.add_argument('--fault-reuse', action='store_true',
+                    help='boot the kernels an earlier fault part built '
+                         '(no build; they must match the checkout)')
     args = ap.parse_args(argv)
     tree = Path(args.tree).resolve()
     if args.part in ('all', 'turnaround'):
@@ -237,6 +254,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             sys.exit(f'bench: cost: {e}')
         for row in dict.fromkeys(c.row for c in costs):
             write(bench_cost.report(costs, machine(), variants, row))
+    if args.part in ('all', 'fault'):
+        params = dataclasses.replace(fault, vcpus=args.fault_vcpus,
+                                     accel=args.fault_accel,
+                                     runs=args.fault_runs)
+        try:
+            res = bench_fault.run(tree, params, args.fault_reuse)
+        except paths.SeriesError as e:
+            sys.exit(f'bench: fault: {e}')
+        write(bench_fault.report(res, machine()))
     return 0
 
 

@@ -166,8 +166,9 @@ def make_worktree(tree: Path, wt: Path, patches: list[Path],
 
 
 @contextlib.contextmanager
-def kbuild_lock() -> Iterator[None]:
-    """Hold the machine's build lock (flock(1) on the same file agrees)."""
+def kbuild_lock(part: str = 'cost') -> Iterator[None]:
+    """Hold the machine's build lock (flock(1) on the same file agrees);
+    part names the waiter in the message."""
     path = paths.kbuild_lock()
     if path is None:
         yield
@@ -176,7 +177,7 @@ def kbuild_lock() -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f'bench: cost: waiting for {path} (another kernel build '
+            print(f'bench: {part}: waiting for {path} (another kernel build '
                   f'or boot holds it)', flush=True)
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:

@@ -6,9 +6,11 @@
                build folder per row), the prepared tree's path file
   results      results_dir() ($RESULTS or <repo>/results), row_results()
   the tree     kunit_py(tree)
-  benchmarks   BENCH_COST_TOML (kunit/bench/, not part of the series),
+  benchmarks   BENCH_COST_TOML, BENCH_FAULT_TOML, BENCH_FAULT_USER
+               (kunit/bench/, not part of the series),
                bench_cost_dir() (worktrees and build folders of
-               `make bench BENCH=cost`), kbuild_lock() (the machine's
+               `make bench BENCH=cost`), bench_fault_dir() (the same for
+               `make bench BENCH=fault`), kbuild_lock() (the machine's
                shared lock around kernel builds and boots)
   mutants      MUTANTS_DIR, MUTANTS_FILE (kunit/mutants/, not part of the
                series), teeth_dir() (worktree and build folders of `make
@@ -52,6 +54,10 @@ MUTANTS_DIR = KUNIT_DIR / 'mutants'
 MUTANTS_FILE = MUTANTS_DIR / 'mutants.toml'
 # The in-kernel cost benchmark: its source and how it goes into a tree.
 BENCH_COST_TOML = KUNIT_DIR / 'bench' / 'wb_trace_cost.toml'
+# The hugetlb fault benchmark: its in-kernel part (a KUnit suite copied
+# into a worktree, as above) and its user-space init.
+BENCH_FAULT_TOML = KUNIT_DIR / 'bench' / 'hugetlb_ptlock_bench.toml'
+BENCH_FAULT_USER = KUNIT_DIR / 'bench' / 'hugetlb_fault_user.c'
 # Where the series of `make bench BENCH=cost`'s "v1" kernel is kept.
 V1_TAG = 'series-v1'
 DEFAULT_KBUILD_LOCK = '/tmp/kbuild.lock'
@@ -73,6 +79,12 @@ def build_root() -> Path:
 def bench_cost_dir() -> Path:
     """<variant>/linux (throwaway worktree), <variant>/build/<row>."""
     return work_dir() / 'bench-cost'
+
+
+def bench_fault_dir() -> Path:
+    """`make bench BENCH=fault`: linux/ (throwaway worktree), build/<variant>,
+    the initramfs, the consoles; smoke/ for `make test`'s smoke."""
+    return work_dir() / 'bench-fault'
 
 
 def kbuild_lock() -> Optional[Path]:

@@ -5,10 +5,12 @@
 # Not root: print the exact apt-get line and fail.
 set -eu
 
+# libc6-dev: glibc's libc.a, for the static init of `make bench
+# BENCH=fault` and its smoke in `make test` (tools/initramfs.py).
 PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
 libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
 gcc-aarch64-linux-gnu qemu-system-arm
-rsync perl python3-ply python3-git python3-mypy"
+rsync perl python3-ply python3-git python3-mypy libc6-dev"
 
 # One dpkg-query for all packages: a fork per package costs a second on a
 # busy machine, and `make` runs this check before anything else.

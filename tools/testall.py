@@ -5,7 +5,9 @@
 check: checkpatch --strict on every patch, the series applies to the
        pristine base with git am, generated patches and .kunitconfig are in
        sync with kunit/ and tools/rows.toml.
-all:   the tools' own unit tests + check + every matrix row.
+all:   the tools' own unit tests + check + every matrix row + a smoke of
+       the hugetlb fault benchmark (tools/bench_fault.py) on the x86_64
+       row's kernel.
 
 Ends with "N passed, N failed, N skipped" (KUnit cases, tool tests and
 checks) and exits non-zero on any failure.
@@ -21,6 +23,7 @@ import sys
 import time
 import unittest
 
+import bench_fault
 import matrix
 import paths
 import rows as rowsmod
@@ -153,6 +156,23 @@ def run_matrix(t: Tally) -> None:
                 x.splitlines()[0] for x in r.reasons))
 
 
+def run_fault_smoke(t: Tally) -> None:
+    """The user-space fault benchmark, a few faults per test, on the
+    x86_64 row's kernel the matrix has just built: it still builds,
+    boots and prints every figure.  No kernel build; a few seconds of
+    QEMU."""
+    selected = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
+    if bench_fault.ROW not in {r.name for r in selected}:
+        print(f'check: bench fault smoke: skipped (row {bench_fault.ROW} '
+              f'not selected)', flush=True)
+        t.skipped += 1
+        return
+    t.phase = 'the fault benchmark smoke'
+    t0 = time.monotonic()
+    ok, detail = bench_fault.smoke()
+    t.check(f'bench fault smoke ({time.monotonic() - t0:.0f}s)', ok, detail)
+
+
 def run_phases(t: Tally, what: str) -> None:
     if what in ('all', 'unit'):
         t.phase = 'the tool unit tests'
@@ -162,6 +182,8 @@ def run_phases(t: Tally, what: str) -> None:
         run_check(t, survival=what == 'check')
     if what in ('all', 'matrix'):
         run_matrix(t)
+    if what == 'all':
+        run_fault_smoke(t)
 
 
 def main(argv: list[str]) -> int:
