@@ -25,9 +25,11 @@ NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
 OPTION_RE = re.compile(r'^CONFIG_[A-Za-z0-9_]+=(y|n|m|-?[0-9]+|0x[0-9a-fA-F]+'
                        r'|"[^"]*")$')
 KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
+# The options the in-VM tests of `make vmtest` need (and only they).
+VMTEST_CONFIG = 'kunit/configs/vmtest.config'
 FIELDS = {'name', 'description', 'arch', 'kunitconfigs', 'options',
           'qemu_args', 'kernel_args', 'timeout', 'must_run', 'expect',
-          'default', 'may_skip'}
+          'default', 'may_skip', 'vmtest'}
 # What [defaults] may give every row (a row's own value wins).
 DEFAULTABLE = FIELDS - {'name', 'description', 'default'}
 
@@ -52,6 +54,9 @@ class Row:
     # "suite.case [param]" glob -> why that case cannot run in this row;
     # any other skipped case fails the row.
     may_skip: dict[str, str] = field(default_factory=dict)
+    # `make vmtest` boots this row's kernel with the selftests image
+    # (tools/vmtest.py); its config must list VMTEST_CONFIG.
+    vmtest: bool = False
 
     def config_entries(self, repo: Path = REPO) -> dict[str, str]:
         """Merged config (fragments, then options), as kunit.py merges it."""
@@ -140,8 +145,9 @@ def _identity(rec: dict[str, Any], where: str) -> None:
     if rec['arch'] not in ARCHES:
         raise _err(where, f'arch {rec["arch"]!r} is not one of '
                    f'{", ".join(ARCHES)}')
-    if not isinstance(rec.get('default', False), bool):
-        raise _err(where, '"default" must be true or false')
+    for key in ('default', 'vmtest'):
+        if not isinstance(rec.get(key, False), bool):
+            raise _err(where, f'"{key}" must be true or false')
 
 
 def _config(rec: dict[str, Any], where: str, repo: Path
@@ -192,9 +198,22 @@ def _may_skip(rec: dict[str, Any], where: str) -> dict[str, str]:
     return dict(table)
 
 
+def _vmtest(rec: dict[str, Any], where: str,
+            frags: tuple[str, ...]) -> bool:
+    """A vmtest row boots a QEMU guest with the options it needs."""
+    on = bool(rec.get('vmtest', False))
+    if on and rec['arch'] == 'um':
+        raise _err(where, 'vmtest needs QEMU (arch x86_64 or i386)')
+    if on and VMTEST_CONFIG not in frags:
+        raise _err(where, f'vmtest = true needs {VMTEST_CONFIG} in '
+                   f'"kunitconfigs"')
+    return on
+
+
 def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
     _identity(rec, where)
     frags, options = _config(rec, where, repo)
+    vmtest = _vmtest(rec, where, frags)
     timeout, expect, qemu = _run_fields(rec, where)
     return Row(name=rec['name'], description=rec['description'],
                arch=rec['arch'], kunitconfigs=frags, options=options,
@@ -202,7 +221,7 @@ def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
                kernel_args=_str_list(rec, 'kernel_args', where),
                timeout=timeout, must_run=_str_list(rec, 'must_run', where),
                expect=expect, default=rec.get('default', False),
-               may_skip=_may_skip(rec, where))
+               may_skip=_may_skip(rec, where), vmtest=vmtest)
 
 
 def _records(text: str, source: str) -> tuple[list[Any], dict[str, Any]]:
