@@ -10,6 +10,8 @@
                bench_cost_dir() (worktrees and build folders of
                `make bench BENCH=cost`), kbuild_lock() (the machine's
                shared lock around kernel builds and boots)
+  vmtest       VMTEST_SCRIPTS (the guest's shell), vmtest_dir() (images,
+               the base worktree and its builds), vmtest_results()
   mutants      MUTANTS_DIR, MUTANTS_FILE (kunit/mutants/, not part of the
                series), teeth_dir() (worktree and build folders of `make
                teeth`), teeth_results(), teeth_report(), teeth_kcidb()
@@ -55,6 +57,9 @@ BENCH_COST_TOML = KUNIT_DIR / 'bench' / 'wb_trace_cost.toml'
 # Where the series of `make bench BENCH=cost`'s "v1" kernel is kept.
 V1_TAG = 'series-v1'
 DEFAULT_KBUILD_LOCK = '/tmp/kbuild.lock'
+# `make vmtest`: the guest's init and scripts, and the selftests' folder.
+VMTEST_SCRIPTS = TOOLS / 'vmtest'
+MM_SELFTESTS = 'tools/testing/selftests/mm'
 
 
 class SeriesError(Exception):
@@ -106,6 +111,18 @@ def results_in(folder: Path) -> Iterator[None]:
 
 def row_results(row: str) -> Path:
     return results_dir() / row
+
+
+def vmtest_dir() -> Path:
+    """<arch>/ (headers, selftests, initramfs), base/linux (a worktree of
+    the prepared tree at tag base) and base/build/<row>."""
+    return work_dir() / 'vmtest'
+
+
+def vmtest_results() -> Path:
+    """results/vmtest/: <row>/<kernel>-console.log and -records.txt,
+    summary.md, kcidb.json."""
+    return results_dir() / 'vmtest'
 
 
 def teeth_dir() -> Path:

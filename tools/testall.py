@@ -5,7 +5,9 @@
 check: checkpatch --strict on every patch, the series applies to the
        pristine base with git am, generated patches and .kunitconfig are in
        sync with kunit/ and tools/rows.toml.
-all:   the tools' own unit tests + check + every matrix row.
+all:   the tools' own unit tests + check + every matrix row + the patched
+       half of `make vmtest` on the rows with vmtest = true (their kernels
+       are the matrix's, already built).
 
 Ends with "N passed, N failed, N skipped" (KUnit cases, tool tests and
 checks) and exits non-zero on any failure.
@@ -27,7 +29,9 @@ import rows as rowsmod
 import runner
 import series
 import tree as treemod
+import vmtest
 from paths import SeriesError
+from results import Status
 
 
 class Tally:
@@ -153,6 +157,33 @@ def run_matrix(t: Tally) -> None:
                 x.splitlines()[0] for x in r.reasons))
 
 
+def run_vmtest(t: Tally) -> None:
+    """The patched half of `make vmtest`.  Like the matrix it takes no
+    kernel build lock of its own: a shared machine wraps `make test` in
+    flock (KBUILD_LOCK= tells vmtest.py not to take it again)."""
+    t.phase = 'vmtest (the patched kernels)'
+    prepared = treemod.prepare(os.environ.get('KERNEL_SRC') or None)
+    selected = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
+    old = os.environ.get('KBUILD_LOCK')
+    os.environ['KBUILD_LOCK'] = ''
+    try:
+        results = vmtest.run_vmtest(selected, prepared, ('patched',))
+    finally:
+        if old is None:
+            del os.environ['KBUILD_LOCK']
+        else:
+            os.environ['KBUILD_LOCK'] = old
+    for r in results:
+        for line in r.lines():
+            st = line.patched.status if line.patched else Status.ERROR
+            t.passed += st is Status.PASS
+            t.skipped += st is Status.SKIP
+            t.failed += line.fails_run
+        if not r.passed:
+            t.failures.append(f'vmtest row {r.row}: ' + '; '.join(
+                r.errors + [x.name for x in r.lines() if x.fails_run][:10]))
+
+
 def run_phases(t: Tally, what: str) -> None:
     if what in ('all', 'unit'):
         t.phase = 'the tool unit tests'
@@ -162,6 +193,8 @@ def run_phases(t: Tally, what: str) -> None:
         run_check(t, survival=what == 'check')
     if what in ('all', 'matrix'):
         run_matrix(t)
+    if what in ('all', 'vmtest'):
+        run_vmtest(t)
 
 
 def main(argv: list[str]) -> int:
