@@ -11,9 +11,13 @@ prepared tree only (no network).
              the libraries ldd names, the selftests in /mm, the guest's
              scripts (tools/vmtest/) in /vmtest and /init: a newc cpio
 
-The same image boots the patched kernel and the base.  User space comes
-from the host's packages, so an image is built for the host's
-architecture only (x86_64); other architectures raise ImageError.
+The same image boots the patched kernel and the base.  On the host's
+architecture (x86_64) busybox, bash and trace-cmd are the installed
+ones; for i386 they are Debian's i386 packages, fetched with apt-get
+download through a private apt state (<vmtest>/apt-i386: the machine's
+sources, its dpkg and architectures untouched) and unpacked into the
+image with dpkg-deb, and the selftests are built -m32 -static
+(gcc-multilib).
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ BUSYBOX = Path('/bin/busybox')
 # Dynamically linked host programs copied with their libraries.
 HOST_PROGRAMS = (Path('/usr/bin/bash'), Path('/usr/bin/trace-cmd'))
 LDD_RE = re.compile(r'(?:=>\s*)?(/\S+)\s+\(0x')
+# The packages of a foreign-architecture image (static busybox; bash and
+# trace-cmd with the libraries their packages depend on).
+FOREIGN_DEBS = ('busybox-static', 'bash', 'libtinfo6', 'libc6', 'trace-cmd',
+                'libtraceevent1', 'libtracefs1', 'libzstd1')
+# Compiler flags of the selftests per foreign architecture.
+FOREIGN_CFLAGS = {'i386': '-m32 -static'}
 
 
 class ImageError(Exception):
@@ -83,8 +93,10 @@ def selftests(tree: Path, arch: str, hdr: Path) -> Path:
     """The hugetlb selftests, built (make decides what is stale)."""
     out = arch_dir(arch) / 'mm'
     out.mkdir(parents=True, exist_ok=True)
+    flags = [f'EXTRA_CFLAGS={FOREIGN_CFLAGS[arch]}'] \
+        if arch in FOREIGN_CFLAGS else []
     run(['make', '-C', str(tree / paths.MM_SELFTESTS), f'OUTPUT={out}',
-         f'KHDR_INCLUDES=-isystem {hdr}', f'ARCH={arch}',
+         f'KHDR_INCLUDES=-isystem {hdr}', f'ARCH={arch}', *flags,
          *[str(out / t) for t in SELFTESTS]], arch_dir(arch) / 'mm.log')
     return out
 
@@ -107,23 +119,70 @@ def copy_in(root: Path, host: Path, mode: int = 0o755) -> None:
     os.chmod(dest, mode)
 
 
-def stage(root: Path, tree: Path, mm: Path) -> None:
+def apt_options(arch: str) -> list[str]:
+    state = paths.vmtest_dir() / f'apt-{arch}'
+    for d in ('lists/partial', 'cache/archives/partial'):
+        (state / d).mkdir(parents=True, exist_ok=True)
+    return ['-o', f'APT::Architecture={arch}',
+            '-o', f'APT::Architectures::={arch}',
+            '-o', f'Dir::State::Lists={state / "lists"}',
+            '-o', f'Dir::Cache={state / "cache"}',
+            '-o', 'Dir::State::status=/dev/null',
+            '-o', 'Debug::NoLocking=1']
+
+
+def foreign_debs(arch: str) -> list[Path]:
+    """FOREIGN_DEBS for arch, downloaded once (apt-get download)."""
+    folder = paths.vmtest_dir() / f'apt-{arch}' / 'debs'
+    debs = sorted(folder.glob('*.deb'))
+    if len(debs) >= len(FOREIGN_DEBS):
+        return debs
+    folder.mkdir(parents=True, exist_ok=True)
+    # A mirror mid-sync fails one index (e.g. the security one) with an
+    # error exit; the download below says whether what came is enough.
+    subprocess.run(['apt-get', *apt_options(arch), 'update', '-q'],
+                   capture_output=True)
+    run(['apt-get', *apt_options(arch), 'download',
+         *[f'{p}:{arch}' for p in FOREIGN_DEBS]],
+        paths.vmtest_dir() / f'apt-{arch}' / 'download.log', folder)
+    return sorted(folder.glob('*.deb'))
+
+
+def host_userspace(root: Path, mm: Path) -> None:
+    """busybox, bash, trace-cmd and the selftests' libraries of the host."""
+    shutil.copyfile(BUSYBOX, root / 'bin' / 'busybox')
+    os.chmod(root / 'bin' / 'busybox', 0o755)
+    for prog in HOST_PROGRAMS + tuple(mm / t for t in SELFTESTS):
+        for lib in libraries(prog):
+            copy_in(root, lib)
+    for prog in HOST_PROGRAMS:
+        copy_in(root, prog)
+    (root / 'bin' / 'bash').symlink_to('/usr/bin/bash')
+
+
+def foreign_userspace(root: Path, arch: str) -> None:
+    """The same programs from arch's Debian packages (no documentation)."""
+    for deb in foreign_debs(arch):
+        run(['dpkg-deb', '-x', str(deb), str(root)],
+            paths.vmtest_dir() / f'apt-{arch}' / 'unpack.log')
+    shutil.rmtree(root / 'usr' / 'share', ignore_errors=True)
+    if not (root / 'bin' / 'busybox').exists():
+        raise ImageError(f'{arch}: busybox-static has no /bin/busybox')
+
+
+def stage(root: Path, tree: Path, arch: str, mm: Path) -> None:
     """The image's files under root (emptied first)."""
     shutil.rmtree(root, ignore_errors=True)
     for d in ('bin', 'usr/bin', 'mm', 'vmtest', 'proc', 'sys', 'dev', 'tmp'):
         (root / d).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(BUSYBOX, root / 'bin' / 'busybox')
-    os.chmod(root / 'bin' / 'busybox', 0o755)
+    if arch == platform.machine():
+        host_userspace(root, mm)
+    else:
+        foreign_userspace(root, arch)
+    (root / 'bin' / 'sh').unlink(missing_ok=True)
     (root / 'bin' / 'sh').symlink_to('busybox')
-    for prog in HOST_PROGRAMS:
-        for lib in libraries(prog):
-            copy_in(root, lib)
-        copy_in(root, prog)
-    (root / 'bin' / 'bash').symlink_to('/usr/bin/bash')
     for t in SELFTESTS:
         shutil.copy2(mm / t, root / 'mm' / t)
-        for lib in libraries(mm / t):
-            copy_in(root, lib)
     for s in SELFTEST_SCRIPTS:
         shutil.copy2(tree / paths.MM_SELFTESTS / s, root / 'mm' / s)
     for script in paths.VMTEST_SCRIPTS.glob('*.sh'):
@@ -148,15 +207,13 @@ def pack(root: Path, out: Path) -> None:
 def build_image(tree: Path, arch: str) -> Path:
     """The initramfs for arch, rebuilt from the tree and the scripts."""
     host = platform.machine()
-    if arch != host:
-        raise ImageError(
-            f'no {arch} user space: busybox, bash and trace-cmd come from '
-            f'the host\'s {host} Debian packages (a {arch} image needs '
-            f'dpkg --add-architecture and {arch} packages)')
+    if arch != host and arch not in FOREIGN_CFLAGS:
+        raise ImageError(f'no {arch} user space: the image is built for '
+                         f'{host} and {", ".join(FOREIGN_CFLAGS)} only')
     hdr = headers(tree, arch)
     mm = selftests(tree, arch, hdr)
     root = arch_dir(arch) / 'root'
-    stage(root, tree, mm)
+    stage(root, tree, arch, mm)
     out = arch_dir(arch) / 'initramfs.cpio'
     pack(root, out)
     return out

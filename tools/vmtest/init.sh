@@ -33,8 +33,8 @@ stty -F /dev/ttyS1 raw -echo 2>/dev/null
 echo "VMTEST kernel $(uname -r) $(uname -m)" >&3
 
 # /tmp: ext2 on brd (hugetlb_dio needs O_DIRECT there); /wb: the writer's.
-mke2fs -q /dev/ram1 && mount -t ext2 /dev/ram1 /tmp
-mke2fs -q /dev/ram0 && mount -t ext2 /dev/ram0 /wb
+mke2fs -F /dev/ram1 >/dev/null && mount -t ext2 /dev/ram1 /tmp
+mke2fs -F /dev/ram0 >/dev/null && mount -t ext2 /dev/ram0 /wb
 
 parts=$(sed -n 's/.*vmtest.parts=\([^ ]*\).*/\1/p' /proc/cmdline)
 parts=${parts:-hugetlb,writeback}
