@@ -82,8 +82,8 @@ wb_run() {	# pid of the hugetlb selftests, or empty
 		wb_lines text cat $I/trace
 		wb_lines trace-cmd-report trace-cmd report -i /out/trace.dat
 		wb_lines trace-cmd-report-raw trace-cmd report -R -i /out/trace.dat
-		echo "VMTEST log trace-cmd"
+		echo "VMTEST log writeback/trace-cmd-record"
 		sed 's/^/| /' /out/trace-cmd.log
-		echo "VMTEST endlog trace-cmd"
+		echo "VMTEST endlog writeback/trace-cmd-record"
 	} >&3
 }
