@@ -5,12 +5,12 @@
 # Not root: print the exact apt-get line and fail.
 set -eu
 
-# make vmtest (tools/vmtest_image.py): busybox-static, bash, cpio and
-# trace-cmd go into the guest's image; gcc-multilib builds the i386
-# selftests (-m32 -static).
+# make vmtest (tools/vmtest_image.py): busybox-static, bash, cpio,
+# trace-cmd, procps (pgrep) and psmisc (killall) go into the guest's
+# image; gcc-multilib builds the i386 selftests (-m32 -static).
 PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
 libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
-rsync perl python3-ply python3-git python3-mypy trace-cmd gcc-multilib"
+rsync perl python3-ply python3-git python3-mypy trace-cmd gcc-multilib procps psmisc"
 
 # One dpkg-query for all packages: a fork per package costs a second on a
 # busy machine, and `make` runs this check before anything else.

@@ -7,8 +7,8 @@ prepared tree only (no network).
              kunit.py's O= builds)
   selftests  the hugetlb tests of tools/testing/selftests/mm, built with
              OUTPUT=<vmtest>/<arch>/mm against those headers
-  image      busybox (busybox-static) as /bin/sh, bash and trace-cmd with
-             the libraries ldd names, the selftests in /mm, the guest's
+  image      busybox (busybox-static) as /bin/sh, bash, trace-cmd, pgrep
+             and killall with the libraries ldd names, the selftests in /mm, the guest's
              scripts (tools/vmtest/) in /vmtest and /init: a newc cpio
 
 The same image boots the patched kernel and the base.  On the host's
@@ -42,12 +42,16 @@ SELFTEST_SCRIPTS = ('charge_reserved_hugetlb.sh',
                     'hugetlb_reparenting_test.sh', 'write_hugetlb_memory.sh')
 BUSYBOX = Path('/bin/busybox')
 # Dynamically linked host programs copied with their libraries.
-HOST_PROGRAMS = (Path('/usr/bin/bash'), Path('/usr/bin/trace-cmd'))
+# pgrep (procps) and killall --wait (psmisc): charge_reserved_hugetlb.sh.
+HOST_PROGRAMS = (Path('/usr/bin/bash'), Path('/usr/bin/trace-cmd'),
+                 Path('/usr/bin/pgrep'), Path('/usr/bin/killall'))
 LDD_RE = re.compile(r'(?:=>\s*)?(/\S+)\s+\(0x')
 # The packages of a foreign-architecture image (static busybox; bash and
 # trace-cmd with the libraries their packages depend on).
 FOREIGN_DEBS = ('busybox-static', 'bash', 'libtinfo6', 'libc6', 'trace-cmd',
-                'libtraceevent1', 'libtracefs1', 'libzstd1')
+                'libtraceevent1', 'libtracefs1', 'libzstd1', 'procps',
+                'libproc2-0', 'libsystemd0', 'libcap2', 'libgcrypt20',
+                'libgpg-error0', 'liblz4-1', 'liblzma5', 'psmisc')
 # Compiler flags of the selftests per foreign architecture.
 FOREIGN_CFLAGS = {'i386': '-m32 -static'}
 

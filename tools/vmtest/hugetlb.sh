@@ -6,7 +6,13 @@
 # (`run_vmtests.sh -t hugetlb`, plus the -H runs of its gup_test matrix
 # and uffd-unit-tests, whose hugetlb cases tools/vmtest_parse.py picks),
 # without run_vmtests.sh's 2 s sleeps around each test.  Prints VMTEST
-# records (see init.sh) on stdout.  Exit status: 0 pass, 4 skip (the
+# records (see init.sh) on stdout.
+#
+#   hugetlb.sh main     every test but the two cgroup scripts
+#   hugetlb.sh cgroup   charge_reserved_hugetlb.sh, hugetlb_reparenting_test.sh
+#                       (they make cgroups /a and /a/b of their own: init.sh
+#                       runs them once the writeback scenario's are gone)
+#  Exit status: 0 pass, 4 skip (the
 # kselftest code), anything else fail; a test that runs longer than
 # TEST_TIMEOUT s is killed and fails.
 set -u
@@ -63,12 +69,31 @@ while [ "$tries" -gt 0 ] && [ "$(meminfo HugePages_Free)" -lt "$needpgs" ]; do
 	echo $((lack + nr_hugepgs)) > /proc/sys/vm/nr_hugepages
 	tries=$((tries - 1))
 done
-echo "VMTEST note hugepages: ${hpgsize_KB}kB, free $(meminfo HugePages_Free) of $needpgs wanted"
+echo "VMTEST note hugepages ($1): ${hpgsize_KB}kB, free $(meminfo HugePages_Free) of $needpgs wanted"
+
+if [ "$1" = cgroup ]; then
+	if [ ! -x /bin/bash ]; then
+		record charge_reserved_hugetlb.sh skip "no bash in this image"
+		record hugetlb_reparenting_test.sh skip "no bash in this image"
+	elif ! grep -qw hugetlb /proc/cgroups; then
+		record charge_reserved_hugetlb.sh skip "no hugetlb cgroup controller (CONFIG_CGROUP_HUGETLB)"
+		record hugetlb_reparenting_test.sh skip "no hugetlb cgroup controller (CONFIG_CGROUP_HUGETLB)"
+	else
+		run_test charge_reserved_hugetlb.sh bash ./charge_reserved_hugetlb.sh -cgroup-v2
+		run_test hugetlb_reparenting_test.sh bash ./hugetlb_reparenting_test.sh -cgroup-v2
+	fi
+	echo "$nr_hugepgs" > /proc/sys/vm/nr_hugepages
+	exit 0
+fi
 
 run_test hugepage-mmap ./hugepage-mmap
+shmmax=$(cat /proc/sys/kernel/shmmax)
+shmall=$(cat /proc/sys/kernel/shmall)
 echo 268435456 > /proc/sys/kernel/shmmax
 echo 4194304 > /proc/sys/kernel/shmall
 run_test hugepage-shm ./hugepage-shm
+echo "$shmmax" > /proc/sys/kernel/shmmax
+echo "$shmall" > /proc/sys/kernel/shmall
 run_test map_hugetlb ./map_hugetlb
 run_test hugepage-mremap ./hugepage-mremap
 run_test hugepage-vmemmap ./hugepage-vmemmap
@@ -97,17 +122,6 @@ done
 
 run_test uffd-unit-tests ./uffd-unit-tests
 run_test thuge-gen ./thuge-gen
-
-if [ ! -x /bin/bash ]; then
-	record charge_reserved_hugetlb.sh skip "no bash in this image"
-	record hugetlb_reparenting_test.sh skip "no bash in this image"
-elif ! grep -qw hugetlb /proc/cgroups; then
-	record charge_reserved_hugetlb.sh skip "no hugetlb cgroup controller (CONFIG_CGROUP_HUGETLB)"
-	record hugetlb_reparenting_test.sh skip "no hugetlb cgroup controller (CONFIG_CGROUP_HUGETLB)"
-else
-	run_test charge_reserved_hugetlb.sh bash ./charge_reserved_hugetlb.sh -cgroup-v2
-	run_test hugetlb_reparenting_test.sh bash ./hugetlb_reparenting_test.sh -cgroup-v2
-fi
 
 if [ -e /proc/sys/vm/memory_failure_recovery ]; then
 	tmp=$(cat /proc/sys/vm/nr_hugepages)

@@ -15,13 +15,16 @@
 #   VMTEST lines <source> / <trace lines> / VMTEST endlines <source>
 #   VMTEST done
 #
-# The hugetlb selftests (hugetlb.sh) run in the background while
+# The hugetlb selftests (hugetlb.sh main) run in the background while
 # writeback.sh writes and syncs in cgroups with every writeback event
-# enabled; the guest then reboots (QEMU runs with -no-reboot and exits).
+# enabled; then the writers' cgroups go, the two hugetlb cgroup scripts
+# run (they make /a and /a/b themselves), and the guest reboots (QEMU
+# runs with -no-reboot and exits).
 set -u
 /bin/busybox mkdir -p /proc /sys /dev /tmp /cg /wb /mnt /out
 /bin/busybox --install -s /bin
-export PATH=/bin:/usr/bin
+# /usr/bin first: killall --wait is psmisc's, not busybox's.
+export PATH=/usr/bin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -48,7 +51,7 @@ wb_setup
 
 case ",$parts," in
 *,hugetlb,*)
-	sh /vmtest/hugetlb.sh > /out/hugetlb.records 2>&1 &
+	sh /vmtest/hugetlb.sh main > /out/hugetlb.records 2>&1 &
 	hpid=$! ;;
 *)	hpid= ;;
 esac
@@ -57,7 +60,11 @@ case ",$parts," in
 *,writeback,*) wb_run "$hpid" ;;
 *) [ -n "$hpid" ] && wait "$hpid" ;;
 esac
-[ -n "$hpid" ] && cat /out/hugetlb.records >&3
+wb_cleanup
+if [ -n "$hpid" ]; then
+	sh /vmtest/hugetlb.sh cgroup >> /out/hugetlb.records 2>&1
+	cat /out/hugetlb.records >&3
+fi
 
 echo "VMTEST done" >&3
 sync

@@ -87,3 +87,8 @@ wb_run() {	# pid of the hugetlb selftests, or empty
 		echo "VMTEST endlog writeback/trace-cmd-record"
 	} >&3
 }
+
+wb_cleanup() {	# remove the writers' cgroups (the deepest first)
+	rmdir "$LONG" "${LONG%/*}" "${LONG%/*/*}" $C $CG/a/b $CG/a 2>/dev/null
+	[ ! -e $CG/a ] || echo "VMTEST note $CG/a is still there" >&3
+}
