@@ -124,8 +124,14 @@ def run_vmtest(selected: list[rowsmod.Row], tree: Path,
                kernels: tuple[str, ...] = KERNELS) -> list[RowVm]:
     """The vmtest rows among selected; reports written, table printed."""
     t0 = time.monotonic()
-    results = [run_row(r, tree, kernels) for r in selected if r.vmtest]
-    print(write_reports(results, tree))
+    results: list[RowVm] = []
+    for row in selected:
+        if row.vmtest:
+            # Reports after each row: an interrupted run keeps the rows
+            # that finished.
+            results.append(run_row(row, tree, kernels))
+            table = write_reports(results, tree)
+    print(table if results else '')
     ok = all(r.passed for r in results)
     log(f'{len(results)} rows in {time.monotonic() - t0:.0f}s; results in '
         f'{paths.vmtest_results()}; verdict {"PASS" if ok else "FAIL"}')
