@@ -29,16 +29,18 @@ run_test() {	# name command...
 	shift
 	echo 3 > /proc/sys/vm/drop_caches
 	echo 1 > /proc/sys/vm/compact_memory
+	t0=$(date +%s)
 	timeout "$TEST_TIMEOUT" "$@" > /out/test.log 2>&1 < /dev/null
 	ret=$?
+	secs=$(($(date +%s) - t0))
 	echo "VMTEST log $name"
 	sed 's/^/| /' /out/test.log
 	echo "VMTEST endlog $name"
 	case $ret in
-	0) record "$name" pass "exit 0" ;;
-	"$ksft_skip") record "$name" skip "exit 4 (kselftest skip)" ;;
+	0) record "$name" pass "exit 0, ${secs}s" ;;
+	"$ksft_skip") record "$name" skip "exit 4 (kselftest skip), ${secs}s" ;;
 	143) record "$name" fail "killed after ${TEST_TIMEOUT}s" ;;
-	*) record "$name" fail "exit $ret" ;;
+	*) record "$name" fail "exit $ret, ${secs}s" ;;
 	esac
 }
 
