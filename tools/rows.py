@@ -29,7 +29,7 @@ KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
 VMTEST_CONFIG = 'kunit/configs/vmtest.config'
 FIELDS = {'name', 'description', 'arch', 'kunitconfigs', 'options',
           'qemu_args', 'kernel_args', 'timeout', 'must_run', 'expect',
-          'default', 'may_skip', 'vmtest'}
+          'default', 'may_skip', 'vmtest', 'vmtest_in_test'}
 # What [defaults] may give every row (a row's own value wins).
 DEFAULTABLE = FIELDS - {'name', 'description', 'default'}
 
@@ -57,6 +57,9 @@ class Row:
     # `make vmtest` boots this row's kernel with the selftests image
     # (tools/vmtest.py); its config must list VMTEST_CONFIG.
     vmtest: bool = False
+    # ... and `make test` runs its patched half (CI time: a few minutes
+    # a row).
+    vmtest_in_test: bool = False
 
     def config_entries(self, repo: Path = REPO) -> dict[str, str]:
         """Merged config (fragments, then options), as kunit.py merges it."""
@@ -145,7 +148,7 @@ def _identity(rec: dict[str, Any], where: str) -> None:
     if rec['arch'] not in ARCHES:
         raise _err(where, f'arch {rec["arch"]!r} is not one of '
                    f'{", ".join(ARCHES)}')
-    for key in ('default', 'vmtest'):
+    for key in ('default', 'vmtest', 'vmtest_in_test'):
         if not isinstance(rec.get(key, False), bool):
             raise _err(where, f'"{key}" must be true or false')
 
@@ -207,6 +210,8 @@ def _vmtest(rec: dict[str, Any], where: str,
     if on and VMTEST_CONFIG not in frags:
         raise _err(where, f'vmtest = true needs {VMTEST_CONFIG} in '
                    f'"kunitconfigs"')
+    if rec.get('vmtest_in_test', False) and not on:
+        raise _err(where, 'vmtest_in_test = true needs vmtest = true')
     return on
 
 
@@ -221,7 +226,8 @@ def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
                kernel_args=_str_list(rec, 'kernel_args', where),
                timeout=timeout, must_run=_str_list(rec, 'must_run', where),
                expect=expect, default=rec.get('default', False),
-               may_skip=_may_skip(rec, where), vmtest=vmtest)
+               may_skip=_may_skip(rec, where), vmtest=vmtest,
+               vmtest_in_test=bool(rec.get('vmtest_in_test', False)))
 
 
 def _records(text: str, source: str) -> tuple[list[Any], dict[str, Any]]:

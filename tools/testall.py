@@ -6,8 +6,8 @@ check: checkpatch --strict on every patch, the series applies to the
        pristine base with git am, generated patches and .kunitconfig are in
        sync with kunit/ and tools/rows.toml.
 all:   the tools' own unit tests + check + every matrix row + the patched
-       half of `make vmtest` on the rows with vmtest = true (their kernels
-       are the matrix's, already built).
+       half of `make vmtest` on the rows with vmtest_in_test = true (their
+       kernels are the matrix's, already built).
 
 Ends with "N passed, N failed, N skipped" (KUnit cases, tool tests and
 checks) and exits non-zero on any failure.
@@ -163,7 +163,9 @@ def run_vmtest(t: Tally) -> None:
     flock (KBUILD_LOCK= tells vmtest.py not to take it again)."""
     t.phase = 'vmtest (the patched kernels)'
     prepared = treemod.prepare(os.environ.get('KERNEL_SRC') or None)
-    selected = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
+    selected = [r for r in rowsmod.select(rowsmod.load_rows(),
+                                          os.environ.get('ROWS', ''))
+                if r.vmtest_in_test]
     old = os.environ.get('KBUILD_LOCK')
     os.environ['KBUILD_LOCK'] = ''
     try:

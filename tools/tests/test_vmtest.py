@@ -261,6 +261,9 @@ class RowFieldTest(unittest.TestCase):
         for r in rs:
             if r.vmtest:
                 self.assertIn(rows.VMTEST_CONFIG, r.kunitconfigs)
+        # make test's share: the default row.
+        self.assertEqual([r.name for r in rs if r.vmtest_in_test],
+                         ['x86_64'])
 
     def test_bad_vmtest_rows(self):
         base = '"kunit/configs/base.config"'
@@ -271,6 +274,11 @@ class RowFieldTest(unittest.TestCase):
                 rows.parse_rows(self.ROW.format(arch=arch, frags=frags),
                                 known_suites=set())
             self.assertIn(needle, str(cm.exception))
+        with self.assertRaises(rows.RowError) as cm:
+            rows.parse_rows(self.ROW.format(arch='x86_64', frags=base)
+                            .replace('vmtest = true', 'vmtest_in_test = '
+                                     'true'), known_suites=set())
+        self.assertIn('needs vmtest = true', str(cm.exception))
 
 
 if __name__ == '__main__':
