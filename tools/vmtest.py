@@ -4,6 +4,7 @@
 unpatched base, side by side.
 
   vmtest.py run [--rows a,b] --tree DIR [--kernels patched,base]
+                [--boot-only]      (no build: the kernels as last built)
 
 For each row with `vmtest = true` (tools/rows.toml): the initramfs of its
 arch (tools/vmtest_image.py), the row's kernel as the matrix builds it
@@ -85,16 +86,35 @@ def boot_one(row: rowsmod.Row, tree: Path, kernel: str, bdir: Path,
         f'{boot.seconds:.0f}s')
 
 
-def run_row(row: rowsmod.Row, tree: Path, kernels: tuple[str, ...]
-            ) -> RowVm:
+def built(row: rowsmod.Row, kernel: str) -> Path:
+    """--boot-only: the build folder as the last build left it."""
+    bdir = paths.build_root() / row.name if kernel == 'patched' else \
+        vmtest_base.base_dir() / 'build' / row.name
+    if not (bdir / 'vmlinux').exists():
+        raise vmtest_base.BaseError(f'--boot-only: no {kernel} kernel of '
+                                    f'row {row.name} in {bdir}')
+    log(f'[{row.name}] {kernel} kernel: as last built (--boot-only)')
+    return bdir
+
+
+def kernel_of(row: rowsmod.Row, tree: Path, kernel: str,
+              boot_only: bool) -> Path:
+    if boot_only:
+        return built(row, kernel)
+    if kernel == 'patched':
+        return patched_build(row, tree)
+    return vmtest_base.build(tree, row, paths.vmtest_results() / row.name /
+                             'base-build.log')
+
+
+def run_row(row: rowsmod.Row, tree: Path, kernels: tuple[str, ...],
+            boot_only: bool = False) -> RowVm:
     res = RowVm(row.name, row.arch, start_time=dt.datetime.now(
         dt.timezone.utc).isoformat(timespec='seconds'))
     try:
         image = vmtest_image.build_image(tree, row.arch)
         for kernel in kernels:
-            bdir = patched_build(row, tree) if kernel == 'patched' else \
-                vmtest_base.build(tree, row, paths.vmtest_results() /
-                                  row.name / 'base-build.log')
+            bdir = kernel_of(row, tree, kernel, boot_only)
             boot_one(row, tree, kernel, bdir, image, res)
     except (vmtest_image.ImageError, vmtest_base.BaseError) as e:
         res.errors.append(str(e))
@@ -121,7 +141,8 @@ def write_reports(results: list[RowVm], tree: Optional[Path]) -> str:
 
 
 def run_vmtest(selected: list[rowsmod.Row], tree: Path,
-               kernels: tuple[str, ...] = KERNELS) -> list[RowVm]:
+               kernels: tuple[str, ...] = KERNELS,
+               boot_only: bool = False) -> list[RowVm]:
     """The vmtest rows among selected; reports written, table printed."""
     t0 = time.monotonic()
     results: list[RowVm] = []
@@ -129,7 +150,7 @@ def run_vmtest(selected: list[rowsmod.Row], tree: Path,
         if row.vmtest:
             # Reports after each row: an interrupted run keeps the rows
             # that finished.
-            results.append(run_row(row, tree, kernels))
+            results.append(run_row(row, tree, kernels, boot_only))
             table = write_reports(results, tree)
     print(table if results else '')
     ok = all(r.passed for r in results)
@@ -145,6 +166,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     r.add_argument('--rows', default=os.environ.get('ROWS', ''))
     r.add_argument('--tree', required=True, help='prepared kernel tree')
     r.add_argument('--kernels', default=','.join(KERNELS))
+    r.add_argument('--boot-only', action='store_true',
+                   help='boot the kernels the last builds left (no build)')
     args = ap.parse_args(argv)
     kernels = tuple(k for k in args.kernels.split(',') if k)
     if not kernels or set(kernels) - set(KERNELS):
@@ -158,7 +181,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print('vmtest: error: none of the rows has vmtest = true',
               file=sys.stderr)
         return 2
-    results = run_vmtest(selected, Path(args.tree).resolve(), kernels)
+    results = run_vmtest(selected, Path(args.tree).resolve(), kernels,
+                         args.boot_only)
     return 0 if all(r.passed for r in results) else 1
 
 
