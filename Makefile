@@ -14,7 +14,7 @@ export WORK KERNEL_SRC
 TREE = $$(cat $(WORK)/tree-path)
 
 .PHONY: all validate setup gen prepare run matrix rows ci-matrix check \
-	check-sync checkpatch check-bisect check-bases unit test bench teeth clean
+	check-sync checkpatch check-bisect check-bases unit test bench teeth vmtest clean
 
 all: setup prepare run
 
@@ -73,6 +73,12 @@ bench: setup prepare
 # make its rows fail for the expected reason.
 teeth: setup prepare
 	@$(PY) tools/teeth.py run --mutants "$(MUTANTS)" --tree $(TREE)
+
+# The kernel's own hugetlb selftests and the writeback end-to-end trace on
+# the patched kernel and the unpatched base, side by side (`make test`
+# runs the patched half).  Takes the kernel build lock itself.
+vmtest: setup prepare
+	@$(PY) tools/vmtest.py run --rows "$(ROWS)" --tree $(TREE)
 
 clean:
 	rm -rf $(WORK) results

@@ -12,6 +12,8 @@
                `make bench BENCH=cost`), bench_fault_dir() (the same for
                `make bench BENCH=fault`), kbuild_lock() (the machine's
                shared lock around kernel builds and boots)
+  vmtest       VMTEST_SCRIPTS (the guest's shell), vmtest_dir() (images,
+               the base worktree and its builds), vmtest_results()
   mutants      MUTANTS_DIR, MUTANTS_FILE (kunit/mutants/, not part of the
                series), teeth_dir() (worktree and build folders of `make
                teeth`), teeth_results(), teeth_report(), teeth_kcidb()
@@ -61,6 +63,9 @@ BENCH_FAULT_USER = KUNIT_DIR / 'bench' / 'hugetlb_fault_user.c'
 # Where the series of `make bench BENCH=cost`'s "v1" kernel is kept.
 V1_TAG = 'series-v1'
 DEFAULT_KBUILD_LOCK = '/tmp/kbuild.lock'
+# `make vmtest`: the guest's init and scripts, and the selftests' folder.
+VMTEST_SCRIPTS = TOOLS / 'vmtest'
+MM_SELFTESTS = 'tools/testing/selftests/mm'
 
 
 class SeriesError(Exception):
@@ -118,6 +123,18 @@ def results_in(folder: Path) -> Iterator[None]:
 
 def row_results(row: str) -> Path:
     return results_dir() / row
+
+
+def vmtest_dir() -> Path:
+    """<arch>/ (headers, selftests, initramfs), base/linux (a worktree of
+    the prepared tree at tag base) and base/build/<row>."""
+    return work_dir() / 'vmtest'
+
+
+def vmtest_results() -> Path:
+    """results/vmtest/: <row>/<kernel>-console.log and -records.txt,
+    summary.md, kcidb.json."""
+    return results_dir() / 'vmtest'
 
 
 def teeth_dir() -> Path:

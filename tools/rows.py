@@ -28,9 +28,11 @@ NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
 OPTION_RE = re.compile(r'^CONFIG_[A-Za-z0-9_]+=(y|n|m|-?[0-9]+|0x[0-9a-fA-F]+'
                        r'|"[^"]*")$')
 KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
+# The options the in-VM tests of `make vmtest` need (and only they).
+VMTEST_CONFIG = 'kunit/configs/vmtest.config'
 FIELDS = {'name', 'description', 'arch', 'kunitconfigs', 'options',
           'qemu_args', 'kernel_args', 'timeout', 'must_run', 'expect',
-          'default', 'may_skip'}
+          'default', 'may_skip', 'vmtest', 'vmtest_in_test'}
 # What [defaults] may give every row (a row's own value wins).
 DEFAULTABLE = FIELDS - {'name', 'description', 'default'}
 
@@ -55,6 +57,12 @@ class Row:
     # "suite.case [param]" glob -> why that case cannot run in this row;
     # any other skipped case fails the row.
     may_skip: dict[str, str] = field(default_factory=dict)
+    # `make vmtest` boots this row's kernel with the selftests image
+    # (tools/vmtest.py); its config must list VMTEST_CONFIG.
+    vmtest: bool = False
+    # ... and `make test` runs its patched half (CI time: a few minutes
+    # a row).
+    vmtest_in_test: bool = False
 
     @property
     def cross_compile(self) -> str:
@@ -153,8 +161,9 @@ def _identity(rec: dict[str, Any], where: str) -> None:
     if rec['arch'] not in ARCHES:
         raise _err(where, f'arch {rec["arch"]!r} is not one of '
                    f'{", ".join(ARCHES)}')
-    if not isinstance(rec.get('default', False), bool):
-        raise _err(where, '"default" must be true or false')
+    for key in ('default', 'vmtest', 'vmtest_in_test'):
+        if not isinstance(rec.get(key, False), bool):
+            raise _err(where, f'"{key}" must be true or false')
 
 
 def _config(rec: dict[str, Any], where: str, repo: Path
@@ -205,9 +214,24 @@ def _may_skip(rec: dict[str, Any], where: str) -> dict[str, str]:
     return dict(table)
 
 
+def _vmtest(rec: dict[str, Any], where: str,
+            frags: tuple[str, ...]) -> bool:
+    """A vmtest row boots a QEMU guest with the options it needs."""
+    on = bool(rec.get('vmtest', False))
+    if on and rec['arch'] == 'um':
+        raise _err(where, 'vmtest needs QEMU (arch x86_64 or i386)')
+    if on and VMTEST_CONFIG not in frags:
+        raise _err(where, f'vmtest = true needs {VMTEST_CONFIG} in '
+                   f'"kunitconfigs"')
+    if rec.get('vmtest_in_test', False) and not on:
+        raise _err(where, 'vmtest_in_test = true needs vmtest = true')
+    return on
+
+
 def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
     _identity(rec, where)
     frags, options = _config(rec, where, repo)
+    vmtest = _vmtest(rec, where, frags)
     timeout, expect, qemu = _run_fields(rec, where)
     return Row(name=rec['name'], description=rec['description'],
                arch=rec['arch'], kunitconfigs=frags, options=options,
@@ -215,7 +239,8 @@ def parse_row(rec: dict[str, Any], where: str, repo: Path) -> Row:
                kernel_args=_str_list(rec, 'kernel_args', where),
                timeout=timeout, must_run=_str_list(rec, 'must_run', where),
                expect=expect, default=rec.get('default', False),
-               may_skip=_may_skip(rec, where))
+               may_skip=_may_skip(rec, where), vmtest=vmtest,
+               vmtest_in_test=bool(rec.get('vmtest_in_test', False)))
 
 
 def _records(text: str, source: str) -> tuple[list[Any], dict[str, Any]]:

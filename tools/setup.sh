@@ -7,10 +7,16 @@ set -eu
 
 # libc6-dev: glibc's libc.a, for the static init of `make bench
 # BENCH=fault` and its smoke in `make test` (tools/initramfs.py).
+# make vmtest (tools/vmtest_image.py): busybox-static, bash, cpio,
+# trace-cmd, procps (pgrep) and psmisc (killall) go into the guest's
+# image; gcc-12-multilib builds the i386 selftests (-m32 -static).  Not
+# gcc-multilib: Debian's gcc-multilib conflicts with gcc-aarch64-linux-gnu
+# (installing one removes the other); gcc-12-multilib does not.
 PKGS="linux-source-6.12 qemu-system-x86 gcc make bc bison flex libelf-dev
 libssl-dev cpio python3 ccache git quilt patch xz-utils busybox-static
 gcc-aarch64-linux-gnu qemu-system-arm
-rsync perl python3-ply python3-git python3-mypy libc6-dev"
+rsync perl python3-ply python3-git python3-mypy libc6-dev
+trace-cmd gcc-12-multilib procps psmisc"
 
 # One dpkg-query for all packages: a fork per package costs a second on a
 # busy machine, and `make` runs this check before anything else.

@@ -7,7 +7,8 @@ check: checkpatch --strict on every patch, the series applies to the
        sync with kunit/ and tools/rows.toml.
 all:   the tools' own unit tests + check + every matrix row + a smoke of
        the hugetlb fault benchmark (tools/bench_fault.py) on the x86_64
-       row's kernel.
+       row's kernel + the patched half of `make vmtest` on the rows with
+       vmtest_in_test = true (their kernels are the matrix's, already built).
 
 Ends with "N passed, N failed, N skipped" (KUnit cases, tool tests and
 checks) and exits non-zero on any failure.
@@ -30,7 +31,9 @@ import rows as rowsmod
 import runner
 import series
 import tree as treemod
+import vmtest
 from paths import SeriesError
+from results import Status
 
 
 class Tally:
@@ -173,6 +176,35 @@ def run_fault_smoke(t: Tally) -> None:
     t.check(f'bench fault smoke ({time.monotonic() - t0:.0f}s)', ok, detail)
 
 
+def run_vmtest(t: Tally) -> None:
+    """The patched half of `make vmtest`.  Like the matrix it takes no
+    kernel build lock of its own: a shared machine wraps `make test` in
+    flock (KBUILD_LOCK= tells vmtest.py not to take it again)."""
+    t.phase = 'vmtest (the patched kernels)'
+    prepared = treemod.prepare(os.environ.get('KERNEL_SRC') or None)
+    selected = [r for r in rowsmod.select(rowsmod.load_rows(),
+                                          os.environ.get('ROWS', ''))
+                if r.vmtest_in_test]
+    old = os.environ.get('KBUILD_LOCK')
+    os.environ['KBUILD_LOCK'] = ''
+    try:
+        results = vmtest.run_vmtest(selected, prepared, ('patched',))
+    finally:
+        if old is None:
+            del os.environ['KBUILD_LOCK']
+        else:
+            os.environ['KBUILD_LOCK'] = old
+    for r in results:
+        for line in r.lines():
+            st = line.patched.status if line.patched else Status.ERROR
+            t.passed += st is Status.PASS
+            t.skipped += st is Status.SKIP
+            t.failed += line.fails_run
+        if not r.passed:
+            t.failures.append(f'vmtest row {r.row}: ' + '; '.join(
+                r.errors + [x.name for x in r.lines() if x.fails_run][:10]))
+
+
 def run_phases(t: Tally, what: str) -> None:
     if what in ('all', 'unit'):
         t.phase = 'the tool unit tests'
@@ -184,6 +216,8 @@ def run_phases(t: Tally, what: str) -> None:
         run_matrix(t)
     if what == 'all':
         run_fault_smoke(t)
+    if what in ('all', 'vmtest'):
+        run_vmtest(t)
 
 
 def main(argv: list[str]) -> int:

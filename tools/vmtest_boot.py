@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Boot a row's kernel with the vmtest initramfs under QEMU.
+
+The command line is kunit.py's own for the arch (the tree's
+tools/testing/kunit/qemu_configs/<arch>.py: QEMU binary, kernel image,
+console, extra parameters) plus the row's qemu_args and kernel_args, an
+-initrd and a second serial port for the guest's records.  The kernel's
+KUnit suites are switched off (kunit.enable=0): the matrix ran them on
+this kernel already.  The guest reboots when done; QEMU runs with
+-no-reboot, so it exits.  The boot holds the machine's kernel build lock
+(paths.kbuild_lock()).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import fcntl
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import paths
+import rows as rowsmod
+
+QEMU_CONFIGS = 'tools/testing/kunit/qemu_configs'
+
+
+@dataclass
+class Boot:
+    console: str
+    records: str
+    seconds: float
+    timed_out: bool
+
+
+@contextlib.contextmanager
+def kbuild_lock(label: str) -> Iterator[None]:
+    """Hold the machine's build lock (flock(1) on the same file agrees);
+    KBUILD_LOCK= (empty) for a caller that holds it already."""
+    path = paths.kbuild_lock()
+    if path is None:
+        yield
+        return
+    with path.open('a') as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f'vmtest: {label}: waiting for {path} (another kernel '
+                  f'build or boot holds it)', flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def qemu_params(tree: Path, arch: str) -> dict[str, Any]:
+    """The literal arguments of QemuArchParams(...) in kunit.py's file."""
+    src = (tree / QEMU_CONFIGS / f'{arch}.py').read_text()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', '') == \
+                'QemuArchParams':
+            return {k.arg: ast.literal_eval(k.value) for k in node.keywords
+                    if k.arg}
+    raise ValueError(f'{QEMU_CONFIGS}/{arch}.py: no QemuArchParams')
+
+
+def kernel_args(row: rowsmod.Row, base: str, parts: str) -> list[str]:
+    return [base, 'panic=-1', *row.kernel_args, 'kunit.enable=0',
+            'rdinit=/init', f'vmtest.parts={parts}']
+
+
+def qemu_cmd(tree: Path, row: rowsmod.Row, build_dir: Path, initrd: Path,
+             out: Path, parts: str) -> list[str]:
+    """out.console (ttyS0, the kernel log), out.records (ttyS1)."""
+    p = qemu_params(tree, row.arch)
+    extra = [a for q in row.qemu_args for a in shlex.split(q)]
+    return [f'qemu-system-{p["qemu_arch"]}', '-nodefaults', '-m', '1024',
+            '-kernel', str(build_dir / p['kernel_path']),
+            '-initrd', str(initrd), '-append',
+            ' '.join(kernel_args(row, p['kernel_command_line'], parts)),
+            '-no-reboot', '-display', 'none',
+            '-serial', f'file:{out.with_suffix(".console")}',
+            '-serial', f'file:{out.with_suffix(".records")}',
+            *p.get('extra_qemu_params', []), *extra]
+
+
+def boot(tree: Path, row: rowsmod.Row, build_dir: Path, initrd: Path,
+         out: Path, parts: str, timeout: int) -> Boot:
+    """Run the guest to its end (or timeout s); what both ports showed."""
+    cmd = qemu_cmd(tree, row, build_dir, initrd, out, parts)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix('.cmd').write_text(shlex.join(cmd) + '\n')
+    with kbuild_lock(f'{row.name} boot'):
+        t0 = time.monotonic()
+        with out.with_suffix('.qemu.log').open('w') as fh:
+            proc = subprocess.Popen(cmd, cwd=tree, stdout=fh,
+                                    stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            try:
+                proc.wait(timeout=timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                timed_out = True
+        secs = time.monotonic() - t0
+
+    def read(suffix: str) -> str:
+        f = out.with_suffix(suffix)
+        return f.read_text(errors='replace') if f.exists() else ''
+    return Boot(read('.console'), read('.records'), round(secs, 1),
+                timed_out)
