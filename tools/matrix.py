@@ -8,7 +8,9 @@
 
 One row is tools/runner.py; the reports (terminal table, summary.md,
 kcidb.json, junit.xml, reproduce.sh of a failing row) tools/reports.py.
-Ctrl-C stops cleanly: exit 130, the row marked interrupted, reports kept.
+Builds run one after another; a built row boots while the next builds, up
+to one boot per core (--boots, BOOTS=).  Ctrl-C stops cleanly: exit 130,
+the rows it stopped marked interrupted, reports kept.
 `make test` calls run_matrix() in-process.
 """
 
@@ -19,7 +21,9 @@ import datetime as dt
 import os
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Callable, Optional
@@ -64,30 +68,32 @@ def save(row: rowsmod.Row, res: RowResult, tree: Path,
         reports.write_reproducer(row, res, tree, build_root / row.name)
 
 
-def interrupted(selected: list[rowsmod.Row], results: list[RowResult],
-                tree: Path, build_root: Path) -> None:
-    """Ctrl-C: mark the row it stopped, rewrite the reports, say so."""
+def interrupted(selected: list[rowsmod.Row], done: dict[str, RowResult],
+                started: list[str], tree: Path, build_root: Path) -> None:
+    """Ctrl-C: mark the rows it stopped, rewrite the reports, say so."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    what, finished = 'while writing the reports', len(results)
-    if len(results) < len(selected):
-        row = selected[len(results)]
+    stopped = [r for r in selected if r.name in started and
+               r.name not in done]
+    for row in stopped:
         res = interrupted_result(row, build_root / row.name)
-        what = (f'during the {"boot+test" if res.build_ok else "build"} of '
-                f'row {row.name}')
         save(row, res, tree, build_root)
-        results.append(res)
+        done[row.name] = res
+    results = [done[r.name] for r in selected if r.name in done]
     reports.write_reports(results, tree)
-    left = [r.name for r in selected[len(results):]]
-    print(f'matrix: interrupted {what}; {finished} row(s) finished' +
+    what = '; '.join(
+        f'during the {"boot+test" if done[r.name].build_ok else "build"} '
+        f'of row {r.name}' for r in stopped) or 'while writing the reports'
+    left = [r.name for r in selected if r.name not in done]
+    print(f'matrix: interrupted {what}; '
+          f'{len(results) - len(stopped)} row(s) finished' +
           (f', not run: {", ".join(left)}' if left else '') +
           f'; reports rewritten in {paths.results_dir()}', file=sys.stderr,
           flush=True)
 
 
-def run_one(row: rowsmod.Row, tree: Path, build_root: Path, jobs: int,
-            kunit_summary: bool) -> RowResult:
-    print(f'matrix: [{row.name}] {row.description}', flush=True)
-    res = runner.run_row(row, tree, build_root, jobs)
+def finish(row: rowsmod.Row, res: RowResult, tree: Path, build_root: Path,
+           kunit_summary: bool) -> None:
+    """Save a finished row and print its line."""
     save(row, res, tree, build_root)
     klog = paths.row_results(row.name) / 'kunit.log'
     if kunit_summary and klog.exists():
@@ -104,25 +110,90 @@ def run_one(row: rowsmod.Row, tree: Path, build_root: Path, jobs: int,
           f' -> {reports.VERDICT[res.passed]}', flush=True)
     for reason in res.reasons:
         print(f'matrix: [{row.name}]   {reason}', flush=True)
-    return res
+
+
+def default_boots() -> int:
+    """Boots at a time: one per core.  A TCG guest keeps about one host
+    core busy (KUnit runs its cases one after another), so two boots on
+    two cores take little longer than one."""
+    return max(1, os.cpu_count() or 1)
+
+
+class Pipeline:
+    """Builds one after another in the caller's thread (each uses every
+    core), boots in up to `boots` worker threads: a row boots while the
+    next one builds, and rows with nothing to build boot side by side.
+    A row's line is printed when its boot ends."""
+
+    def __init__(self, tree: Path, build_root: Path, jobs: int, boots: int,
+                 kunit_summary: bool) -> None:
+        self.tree, self.build_root, self.jobs = tree, build_root, jobs
+        self.kunit_summary = kunit_summary
+        self.pool = ThreadPoolExecutor(max_workers=boots,
+                                       thread_name_prefix='boot')
+        self.done: dict[str, RowResult] = {}
+        self.started: list[str] = []
+        self.futures: list[Future[RowResult]] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def record(self, row: rowsmod.Row, res: RowResult) -> None:
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            finish(row, res, self.tree, self.build_root, self.kunit_summary)
+            self.done[row.name] = res
+
+    def boot(self, row: rowsmod.Row, run: runner.RowRun,
+             final: dict[str, str]) -> RowResult:
+        res = runner.boot_and_judge(run, final)
+        self.record(row, res)
+        return res
+
+    def add(self, row: rowsmod.Row) -> None:
+        print(f'matrix: [{row.name}] {row.description}', flush=True)
+        self.started.append(row.name)
+        run = runner.start(row, self.tree, self.build_root, self.jobs,
+                           paths.row_results(row.name))
+        final = runner.build(run)
+        if final is None:
+            self.record(row, run.res)
+        else:
+            self.futures.append(self.pool.submit(self.boot, row, run, final))
+
+    def wait(self) -> None:
+        for f in self.futures:
+            f.result()
+        self.pool.shutdown()
+
+    def stop(self) -> None:
+        """Ctrl-C: no more lines, kill the boots, let the workers end."""
+        self.stopping.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        runner.kill_all()
+        self.pool.shutdown(wait=True)
 
 
 def run_matrix(selected: list[rowsmod.Row], tree: Path,
                build_root: Optional[Path] = None, jobs: int = 0,
-               kunit_summary: bool = False) -> list[RowResult]:
-    """Run the rows and write every report; Ctrl-C marks the row it
+               kunit_summary: bool = False,
+               boots: int = 0) -> list[RowResult]:
+    """Run the rows and write every report; Ctrl-C marks the rows it
     stopped and rewrites the reports before it propagates."""
     build_root = build_root or paths.build_root()
     jobs = jobs or os.cpu_count() or 2
-    results: list[RowResult] = []
+    pipe = Pipeline(tree, build_root, jobs, boots or default_boots(),
+                    kunit_summary)
     t_all = time.monotonic()
     try:
         for row in selected:
-            results.append(run_one(row, tree, build_root, jobs,
-                                   kunit_summary))
+            pipe.add(row)
+        pipe.wait()
+        results = [pipe.done[r.name] for r in selected]
         reports.write_reports(results, tree)
     except KeyboardInterrupt:
-        interrupted(selected, results, tree, build_root)
+        pipe.stop()
+        interrupted(selected, pipe.done, pipe.started, tree, build_root)
         raise
     print()
     print(reports.table(results))
@@ -144,7 +215,8 @@ def do_run(args: argparse.Namespace, rows: list[rowsmod.Row]) -> int:
         rowsmod.select(rows, args.rows)
     try:
         results = run_matrix(selected, Path(args.tree).resolve(),
-                             Path(args.build_root), args.jobs, args.default)
+                             Path(args.build_root), args.jobs, args.default,
+                             args.boots)
     except KeyboardInterrupt:
         return 130
     return 0 if all(r.passed for r in results) else 1
@@ -172,6 +244,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     r.add_argument('--tree', required=True, help='prepared kernel tree')
     r.add_argument('--build-root', default=str(paths.build_root()))
     r.add_argument('--jobs', type=int, default=os.cpu_count() or 2)
+    r.add_argument('--boots', type=int,
+                   default=int(os.environ.get('BOOTS') or 0),
+                   help='rows booted at a time (default: one per core)')
     r.add_argument('--default', action='store_true',
                    help='run only the default row')
     sub.add_parser('report')

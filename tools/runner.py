@@ -4,6 +4,8 @@
   run_row()    prepare the row's results folder, build (kunit.py build,
                skipped when none of its inputs changed), check the final
                .config, boot and test (kunit.py exec --json), judge.
+               start() + build() + boot_and_judge() are its steps, for
+               a caller that boots one row while it builds the next.
 
 kunit.py builds, boots and parses the KTAP; this adds what a matrix needs
 on top: a check that every option a row asked for survived, a console scan
@@ -77,6 +79,12 @@ def ccache_env(work: Path, cross: str = '') -> tuple[str, dict[str, str]]:
         'CCACHE_BASEDIR': os.environ.get('CCACHE_BASEDIR', str(work))}
 
 
+# kunit.py processes running now, for kill_all(): boots run in worker
+# threads (tools/matrix.py), where no KeyboardInterrupt arrives.
+LIVE: set[subprocess.Popen[bytes]] = set()
+LIVE_LOCK = threading.Lock()
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """End kunit.py and everything it started (QEMU, make, gcc).
 
@@ -106,6 +114,8 @@ def run_logged(cmd: list[str], cwd: Path, logf: Path, timeout: int,
                                 stdin=subprocess.DEVNULL,
                                 env={**os.environ, **(env or {})},
                                 start_new_session=True)
+        with LIVE_LOCK:
+            LIVE.add(proc)
         try:
             return proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:
@@ -114,6 +124,17 @@ def run_logged(cmd: list[str], cwd: Path, logf: Path, timeout: int,
         except KeyboardInterrupt:
             kill_group(proc)
             raise
+        finally:
+            with LIVE_LOCK:
+                LIVE.discard(proc)
+
+
+def kill_all() -> None:
+    """End every kunit.py run_logged() started and has not reaped."""
+    with LIVE_LOCK:
+        procs = list(LIVE)
+    for proc in procs:
+        kill_group(proc)
 
 
 def compiler_version() -> str:
@@ -440,6 +461,11 @@ def run_row(row: rowsmod.Row, tree: Path, build_root: Path, jobs: int,
     final = build(run)
     if final is None:
         return run.res
+    return boot_and_judge(run, final)
+
+
+def boot_and_judge(run: RowRun, final: dict[str, str]) -> RowResult:
+    """Boot a built row (final: its .config) and judge it."""
     console, rc = boot(run)
     read_cases(run, console)
     judge(run, console, rc, final)

@@ -61,6 +61,11 @@ if cmd == 'build':
         fh.write('build\n')
     sys.exit(0)
 log = open(os.path.join(bd, 'test.log'), 'w')
+if mode == 'slow':
+    # Boots side by side (tools/matrix.py Pipeline): when it ran.
+    t0 = time.time()
+    time.sleep(0.5)
+    open(os.path.join(bd, 'exec-span'), 'w').write(f'{t0} {time.time()}')
 def con(line):
     log.write(line + '\n'); log.flush()
 con('[    0.100000] Linux version 6.12.117')
@@ -278,6 +283,34 @@ class BuildSkipTest(FakeTreeCase):
         self.run_pass()
         self.assertFalse(self.run_pass().build_skipped)
         self.assertEqual(self.builds(), 2)
+
+
+class PipelineTest(FakeTreeCase):
+    """Rows boot in worker threads, up to --boots at a time; the results
+    and the table keep the order of the rows."""
+
+    def spans(self, boots):
+        rows_ = [rows.Row(**{**self.row.__dict__, 'name': n})
+                 for n in ('r1', 'r2', 'r3')]
+        out = io.StringIO()
+        with mock.patch.dict(os.environ, {'FAKE_MODE': 'slow'}), \
+                contextlib.redirect_stdout(out):
+            res = matrix.run_matrix(rows_, self.tree, self.tmp / 'build',
+                                    1, boots=boots)
+        self.assertEqual([r.row for r in res], ['r1', 'r2', 'r3'])
+        self.assertTrue(all(r.passed for r in res), out.getvalue())
+        return [tuple(map(float, (self.tmp / 'build' / n / 'exec-span')
+                          .read_text().split())) for n in ('r1', 'r2', 'r3')]
+
+    def test_one_boot_at_a_time(self):
+        spans = sorted(self.spans(1))
+        self.assertTrue(all(a[1] <= b[0] for a, b in zip(spans, spans[1:])),
+                        spans)
+
+    def test_boots_overlap(self):
+        spans = sorted(self.spans(3))
+        self.assertTrue(any(b[0] < a[1] for a, b in zip(spans, spans[1:])),
+                        spans)
 
 
 class ReproducerTest(FakeTreeCase):
