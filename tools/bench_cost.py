@@ -28,8 +28,6 @@ its own section of results/bench.md.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -38,8 +36,9 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
+import buildlock
 import paths
 import rows as rowsmod
 import suites as suitesmod
@@ -165,27 +164,6 @@ def make_worktree(tree: Path, wt: Path, patches: list[Path],
                                           str(paths.BENCH_COST_TOML)))
 
 
-@contextlib.contextmanager
-def kbuild_lock(part: str = 'cost') -> Iterator[None]:
-    """Hold the machine's build lock (flock(1) on the same file agrees);
-    part names the waiter in the message."""
-    path = paths.kbuild_lock()
-    if path is None:
-        yield
-        return
-    with path.open('a') as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f'bench: {part}: waiting for {path} (another kernel build '
-                  f'or boot holds it)', flush=True)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def kunit_cmd(wt: Path, build_dir: Path, cfg: Path, row: rowsmod.Row,
               spec: BenchSpec, make_options: str) -> list[str]:
     return [sys.executable, str(paths.kunit_py(wt)), 'run',
@@ -218,7 +196,7 @@ def boot_timed(variant: str, cmd: list[str], wt: Path, vdir: Path,
     rc, console = 0, ''
     for attempt in range(1, CLOCK_TRIES + 1):
         log.unlink(missing_ok=True)
-        with kbuild_lock():
+        with buildlock.held('bench: cost'):
             rc, _ = run_logged(cmd, wt, vdir / 'kunit.log', RUN_TIMEOUT, env)
         console = log.read_text(errors='replace') if log.exists() else ''
         if not coarse_clock(console):

@@ -53,10 +53,11 @@ from pathlib import Path
 from typing import Optional
 
 import bench_cost
+import buildlock
 import initramfs
 import paths
 import rows as rowsmod
-from bench_cost import coarse_clock, drop_worktree, kbuild_lock, load_spec
+from bench_cost import coarse_clock, drop_worktree, load_spec
 from console import tail
 from paths import SeriesError
 from runner import ccache_env, run_logged
@@ -310,7 +311,7 @@ def run(tree: Path, p: Params, reuse: bool = False) -> Result:
     initrd = initramfs.write(USER_SRC, folder)
     # One hold of the lock for the builds and the boots: released in
     # between, a waiting 3-kernel benchmark took it before the boots.
-    with kbuild_lock('fault'):
+    with buildlock.held('bench: fault'):
         finals = built() if reuse else {}
         if not finals:
             finals = build_all(tree, row, spec)

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from types import FrameType
 from typing import Any, Iterator, Optional
 
 import kcidb
+import buildlock
 import paths
 import reports
 import results as resultsmod
@@ -279,25 +279,6 @@ def log(msg: str) -> None:
     print(f'teeth: {msg}', flush=True)
 
 
-@contextlib.contextmanager
-def kbuild_lock(label: str) -> Iterator[None]:
-    """Hold the machine's kernel build lock (none when disabled)."""
-    lock = paths.kbuild_lock()
-    if lock is None:
-        yield
-        return
-    with open(lock, 'a') as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            t0 = time.monotonic()
-            log(f'[{label}] waiting for {lock} (another kernel build or '
-                f'boot holds it)')
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            log(f'[{label}] got {lock} after {time.monotonic() - t0:.0f}s')
-        yield
-
-
 def drop_worktree(tree: Path, wt: Path) -> None:
     git(['worktree', 'remove', '--force', str(wt)], tree, check=False)
     shutil.rmtree(wt, ignore_errors=True)
@@ -346,7 +327,7 @@ def run_cell(m: Mutant, row: rowsmod.Row, wt: Path, jobs: int) -> Cell:
     out = paths.teeth_results() / label
     log(f'[{label}] {m.name} on row {row.name}: must fail with '
         f'{m.expect[row.name]!r}')
-    with kbuild_lock(label):
+    with buildlock.held(f'teeth: [{label}]'):
         res = runner.run_row(dataclasses.replace(row, name=label), wt,
                              paths.teeth_build_root(), jobs, out)
     resultsmod.save(res, out / 'result.json')

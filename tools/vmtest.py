@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Optional
 
 import kcidb
+import buildlock
 import paths
 import reports
 import rows as rowsmod
@@ -40,7 +41,6 @@ import vmtest_boot
 import vmtest_image
 import vmtest_kcidb
 import vmtest_report
-from vmtest_boot import kbuild_lock
 from vmtest_report import RowVm
 from vmtest_verdict import boot_tests
 
@@ -58,7 +58,7 @@ def patched_build(row: rowsmod.Row, tree: Path) -> Path:
     out = paths.vmtest_results() / row.name / 'build'
     run = runner.start(row, tree, paths.build_root(), os.cpu_count() or 2,
                        out)
-    with kbuild_lock(f'{row.name} build'):
+    with buildlock.held(f'vmtest: {row.name} build'):
         final = runner.build(run)
     if final is None or run.res.reasons:
         raise vmtest_base.BaseError(

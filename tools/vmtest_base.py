@@ -16,12 +16,12 @@ import os
 import sys
 from pathlib import Path
 
+import buildlock
 import paths
 import rows as rowsmod
 import suites as suitesmod
 from gitcmd import add_worktree, git
 from runner import ccache_env, compiler_version, run_logged
-from vmtest_boot import kbuild_lock
 
 BUILD_TIMEOUT = 3600
 
@@ -78,7 +78,7 @@ def build(tree: Path, row: rowsmod.Row, log: Path) -> Path:
         log.write_text('build skipped (nothing changed)\n')
         return bdir
     stamp.unlink(missing_ok=True)
-    with kbuild_lock(f'{row.name} base build'):
+    with buildlock.held(f'vmtest: {row.name} base build'):
         rc, timed_out = run_logged(cmd, wt, log, BUILD_TIMEOUT, env)
     if rc != 0:
         raise BaseError(f'base build of row {row.name} '

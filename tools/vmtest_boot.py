@@ -14,15 +14,14 @@ this kernel already.  The guest reboots when done; QEMU runs with
 from __future__ import annotations
 
 import ast
-import contextlib
-import fcntl
 import shlex
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import buildlock
 import paths
 import rows as rowsmod
 
@@ -35,27 +34,6 @@ class Boot:
     records: str
     seconds: float
     timed_out: bool
-
-
-@contextlib.contextmanager
-def kbuild_lock(label: str) -> Iterator[None]:
-    """Hold the machine's build lock (flock(1) on the same file agrees);
-    KBUILD_LOCK= (empty) for a caller that holds it already."""
-    path = paths.kbuild_lock()
-    if path is None:
-        yield
-        return
-    with path.open('a') as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f'vmtest: {label}: waiting for {path} (another kernel '
-                  f'build or boot holds it)', flush=True)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def qemu_params(tree: Path, arch: str) -> dict[str, Any]:
@@ -95,7 +73,7 @@ def boot(tree: Path, row: rowsmod.Row, build_dir: Path, initrd: Path,
     cmd = qemu_cmd(tree, row, build_dir, initrd, out, parts)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix('.cmd').write_text(shlex.join(cmd) + '\n')
-    with kbuild_lock(f'{row.name} boot'):
+    with buildlock.held(f'vmtest: {row.name} boot'):
         t0 = time.monotonic()
         with out.with_suffix('.qemu.log').open('w') as fh:
             proc = subprocess.Popen(cmd, cwd=tree, stdout=fh,

@@ -212,17 +212,6 @@ class Variants(unittest.TestCase):
         with self.assertRaises(paths.SeriesError):
             bench_cost.run(Path('/nonexistent'), ['base', 'v3'])
 
-    def test_lock_can_be_disabled(self):
-        with mock.patch.dict('os.environ', {'KBUILD_LOCK': ''}):
-            self.assertIsNone(paths.kbuild_lock())
-            with bench_cost.kbuild_lock():
-                pass
-        with tempfile.TemporaryDirectory() as td, \
-                mock.patch.dict('os.environ',
-                                {'KBUILD_LOCK': f'{td}/lock'}):
-            with bench_cost.kbuild_lock():
-                self.assertTrue(Path(td, 'lock').exists())
-
 
 if __name__ == '__main__':
     unittest.main()
