@@ -181,8 +181,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         print('vmtest: error: none of the rows has vmtest = true',
               file=sys.stderr)
         return 2
-    results = run_vmtest(selected, Path(args.tree).resolve(), kernels,
-                         args.boot_only)
+    try:
+        results = run_vmtest(selected, Path(args.tree).resolve(), kernels,
+                             args.boot_only)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print('vmtest: interrupted (QEMU and kunit.py stopped); reports of '
+              f'the rows that finished are in {paths.vmtest_results()}; the '
+              'next run resumes an interrupted build where make left it',
+              file=sys.stderr, flush=True)
+        return 130
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -86,6 +86,10 @@ def boot(tree: Path, row: rowsmod.Row, build_dir: Path, initrd: Path,
                 proc.kill()
                 proc.wait()
                 timed_out = True
+            except KeyboardInterrupt:
+                proc.kill()
+                proc.wait()
+                raise
         secs = time.monotonic() - t0
 
     def read(suffix: str) -> str:

@@ -9,6 +9,7 @@
 # records (see init.sh) on stdout.
 #
 #   hugetlb.sh main     every test but the two cgroup scripts
+#   hugetlb.sh uffd     uffd-unit-tests, one run per group of tests
 #   hugetlb.sh cgroup   charge_reserved_hugetlb.sh, hugetlb_reparenting_test.sh
 #                       (they make cgroups /a and /a/b of their own: init.sh
 #                       runs them once the writeback scenario's are gone)
@@ -43,6 +44,37 @@ run_test() {	# name command...
 	*) record "$name" fail "exit $ret, ${secs}s" ;;
 	esac
 }
+
+# uffd-unit-tests ends at its first error (err() exits), and the hugetlb
+# cases of a test come after its anon and shmem ones: one failing anon
+# case would hide the hugetlb cases of every later test.  So one run per
+# group of tests: -f matches names by substring, and a name that contains
+# an earlier filter is run by that filter's run (-f minor runs minor,
+# minor-wp and minor-collapse).  The names come from -l, so a test a later
+# 6.12.y adds runs too.
+uffd_groups() {
+	rc=0
+	filters=""
+	for n in $(./uffd-unit-tests -l); do
+		covered=0
+		for f in $filters; do
+			case $n in *"$f"*) covered=1 ;; esac
+		done
+		[ "$covered" = 0 ] && filters="$filters $n"
+	done
+	for f in $filters; do
+		echo "uffd-unit-tests -f $f"
+		./uffd-unit-tests -f "$f"
+		r=$?
+		[ "$r" != 0 ] && [ "$r" != "$ksft_skip" ] && rc=$r
+	done
+	return $rc
+}
+
+if [ "${1:-}" = uffd ]; then
+	uffd_groups
+	exit
+fi
 
 meminfo() {	# field
 	awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
@@ -122,7 +154,7 @@ for cmd in -u -U -a -b -L; do
 	done
 done
 
-run_test uffd-unit-tests ./uffd-unit-tests
+run_test uffd-unit-tests sh /vmtest/hugetlb.sh uffd
 run_test thuge-gen ./thuge-gen
 
 if [ -e /proc/sys/vm/memory_failure_recovery ]; then
