@@ -201,21 +201,23 @@ def read_stamp(build_dir: Path) -> dict[str, object]:
 
 
 class BuildProgress:
-    """A line every PROGRESS_EVERY s while a row builds: objects compiled
-    so far, elapsed time and, from the row's last full build, an estimate.
-    """
+    """A line every PROGRESS_EVERY s while a kernel builds: objects
+    compiled so far, elapsed time and, from the object count of an
+    earlier full build (`expect`; by default the row's last one), an
+    estimate.  who ("matrix: [x86_64]") starts each line."""
 
-    def __init__(self, run: RowRun) -> None:
-        self.run, self.t0 = run, time.time()
-        last = read_stamp(run.build_dir)
-        self.expect = last.get('objects')
+    def __init__(self, who: str, build_dir: Path,
+                 expect: Optional[object] = None) -> None:
+        self.who, self.build_dir, self.t0 = who, build_dir, time.time()
+        self.expect = expect if expect is not None else \
+            read_stamp(build_dir).get('objects')
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def objects(self, since: float = 0.0) -> int:
         """Object files in the build folder written since `since`."""
         n = 0
-        for dirpath, _, files in os.walk(self.run.build_dir):
+        for dirpath, _, files in os.walk(self.build_dir):
             for f in files:
                 if f.endswith('.o'):
                     try:
@@ -233,8 +235,8 @@ class BuildProgress:
                 pct = min(99, 100 * done // self.expect)
                 left = secs * max(self.expect - done, 0) / done
                 est = f' of ~{self.expect} ({pct}%), ~{left:.0f}s left'
-            print(f'matrix: [{self.run.row.name}] building: {done} objects '
-                  f'compiled{est}, {secs:.0f}s elapsed', flush=True)
+            print(f'{self.who} building: {done} objects compiled{est}, '
+                  f'{secs:.0f}s elapsed', flush=True)
 
     def __enter__(self) -> BuildProgress:
         self.thread.start()
@@ -261,7 +263,8 @@ def kunit_build(run: RowRun) -> tuple[int, bool]:
         run.res.build_skipped = True
         return 0, False
     (run.build_dir / STAMP).unlink(missing_ok=True)
-    with BuildProgress(run) as progress:
+    with BuildProgress(f'matrix: [{run.row.name}]', run.build_dir) \
+            as progress:
         rc, timed_out = run_logged(cmd, run.tree, log, BUILD_TIMEOUT, env)
         if rc != 0 and 'fixdep: error opening file' in \
                 log.read_text(errors='replace'):

@@ -103,8 +103,14 @@ def kernel_of(row: rowsmod.Row, tree: Path, kernel: str,
         return built(row, kernel)
     if kernel == 'patched':
         return patched_build(row, tree)
-    return vmtest_base.build(tree, row, paths.vmtest_results() / row.name /
-                             'base-build.log')
+    t0 = time.monotonic()
+    log_file = paths.vmtest_results() / row.name / 'base-build.log'
+    bdir = vmtest_base.build(tree, row, log_file)
+    skipped = log_file.read_text().startswith(vmtest_base.SKIPPED)
+    log(f'[{row.name}] base kernel: ' + (
+        'build skipped (nothing changed)' if skipped else
+        f'built in {time.monotonic() - t0:.0f}s'))
+    return bdir
 
 
 def run_row(row: rowsmod.Row, tree: Path, kernels: tuple[str, ...],

@@ -21,9 +21,11 @@ import paths
 import rows as rowsmod
 import suites as suitesmod
 from gitcmd import add_worktree, git
-from runner import ccache_env, compiler_version, run_logged
+from runner import (BuildProgress, ccache_env, compiler_version, read_stamp,
+                    run_logged)
 
 BUILD_TIMEOUT = 3600
+SKIPPED = 'build skipped (nothing changed)'    # the log of a skipped build
 
 
 class BaseError(Exception):
@@ -75,10 +77,13 @@ def build(tree: Path, row: rowsmod.Row, log: Path) -> Path:
     stamp = bdir / 'vmtest-stamp'
     if stamp.exists() and stamp.read_text() == inputs and \
             (bdir / 'vmlinux').exists():
-        log.write_text('build skipped (nothing changed)\n')
+        log.write_text(SKIPPED + '\n')
         return bdir
     stamp.unlink(missing_ok=True)
-    with buildlock.held(f'vmtest: {row.name} base build'):
+    # The base builds about as many objects as the row's own kernel.
+    expect = read_stamp(paths.build_root() / row.name).get('objects')
+    with buildlock.held(f'vmtest: {row.name} base build'), \
+            BuildProgress(f'vmtest: [{row.name}] base kernel:', bdir, expect):
         rc, timed_out = run_logged(cmd, wt, log, BUILD_TIMEOUT, env)
     if rc != 0:
         raise BaseError(f'base build of row {row.name} '
