@@ -6,7 +6,9 @@ Speed targets live here, not in tests.  Each figure is measured --repeat
 times (default 3) and quoted as median with min and max; the plain loop
 runs in the same invocation, so the ratio compares like with like:
 
-  matrix, nothing changed     `matrix.py run` over the rows (builds skipped)
+  matrix, nothing changed     `matrix.py run` over the rows (builds skipped),
+                              rows booted side by side (one per core) and,
+                              beside it, one at a time (BOOTS=1)
   kunit.py loop, same         `kunit.py run` per row, same build folders,
                               configs and QEMU arguments: what a user would
                               script without this project
@@ -14,7 +16,8 @@ runs in the same invocation, so the ratio compares like with like:
                               of the repository, `make gen`, prepare, and
                               the matrix over the rows (the kunit.py loop
                               after the same gen and prepare)
-  boot+test per row           from the no-change matrix runs
+  boot+test per row           from the no-change matrix runs with one
+                              boot at a time (no other guest beside it)
 
 The edit happens in a copy of the committed repository (work/bench-repo),
 so the checkout and its tracked files are never touched.  A cold
@@ -106,9 +109,9 @@ def bench_repo() -> Path:
     return repo
 
 
-def matrix_run(repo: Path, tree: Path, names: str) -> None:
+def matrix_run(repo: Path, tree: Path, names: str, boots: int = 0) -> None:
     run([sys.executable, str(repo / 'tools/matrix.py'), 'run', '--tree',
-         str(tree), '--rows', names], repo)
+         str(tree), '--rows', names, f'--boots={boots}'], repo)
 
 
 def kunit_loop(tree: Path, selected: list[rowsmod.Row]) -> None:
@@ -135,13 +138,17 @@ def edit_and_prepare(repo: Path, n: int) -> Path:
 
 
 def boot_figures(selected: list[rowsmod.Row]) -> list[Figure]:
-    figs = []
-    for row in selected:
+    return [Figure(f'boot+test {row.name}',
+                   target=None if 'debug' in row.name else 5.0)
+            for row in selected]
+
+
+def sample_boots(figs: list[Figure], selected: list[rowsmod.Row]) -> None:
+    """Each row's boot+test of the run that just ended."""
+    for fig, row in zip(figs, selected):
         res = resultsmod.load(paths.row_results(row.name) / 'result.json')
         if res is not None:
-            figs.append(Figure(f'boot+test {row.name}', [res.boot_seconds],
-                               None if 'debug' in row.name else 5.0))
-    return figs
+            fig.samples.append(res.boot_seconds)
 
 
 def machine() -> str:
@@ -182,14 +189,18 @@ def report(figs: list[Figure], names: str, repeat: int) -> str:
 def measure(tree: Path, selected: list[rowsmod.Row], names: str,
             repeat: int, loop_repeat: int) -> list[Figure]:
     same = Figure('matrix, nothing changed', target=30.0)
+    same1 = Figure('matrix, nothing changed, one boot at a time (BOOTS=1)')
     loop = Figure('kunit.py loop, nothing changed')
     edit = Figure('one kunit/ file edited: gen + prepare + matrix',
                   target=180.0)
     loop_edit = Figure('one kunit/ file edited: gen + prepare + '
                        'kunit.py loop')
+    boots = boot_figures(selected)    # from the one-at-a-time runs
     matrix_run(paths.REPO, tree, names)           # warm every row first
     for _ in range(repeat):
         sample(same, timed(lambda: matrix_run(paths.REPO, tree, names)))
+        sample(same1, timed(lambda: matrix_run(paths.REPO, tree, names, 1)))
+        sample_boots(boots, selected)
         sample(loop, timed(lambda: kunit_loop(tree, selected)))
     repo = bench_repo()
     for n in range(repeat):
@@ -202,7 +213,7 @@ def measure(tree: Path, selected: list[rowsmod.Row], names: str,
             sample(loop_edit, time.monotonic() - t0)
     shutil.rmtree(repo, ignore_errors=True)
     matrix_run(paths.REPO, prepare(paths.REPO), names)  # the checkout's
-    return [same, loop, edit, loop_edit, *boot_figures(selected)]
+    return [same, same1, loop, edit, loop_edit, *boots]
 
 
 def write(text: str) -> None:
