@@ -239,6 +239,13 @@ class BootAndImageTest(unittest.TestCase):
         self.assertIn('file:/o/patched.records', cmd)
         self.assertEqual(cmd[-2:], ['-m', '3072'])
 
+    def test_a_1g_hstate_for_thuge_gen_on_x86_64(self):
+        by = {r.name: r for r in rows.load_rows()}
+        for name, want in (('x86_64', 1), ('x86_64-debug', 1),
+                           ('x86_64-rt', 1), ('i386-pae', 0)):
+            args = ' '.join(vmtest_boot.kernel_args(by[name], 'x', 'all'))
+            self.assertEqual(args.split().count('hugepagesz=1G'), want, name)
+
     def test_ldd_lines(self):
         text = ('\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64'
                 '-linux-gnu/libc.so.6 (0x00007f)\n\t/lib64/ld-linux-x86-64.'
