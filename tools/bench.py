@@ -66,12 +66,12 @@ class Figure:
 
     def cells(self) -> str:
         if not self.samples:
-            return f'| {self.name} | - | - | - | - |'
+            return f'| {self.name} | 0 | - | - | - | - |'
         med = statistics.median(self.samples)
         tgt = '-' if self.target is None else \
             f'{self.target:.0f} ({"met" if med <= self.target else "missed"})'
-        return (f'| {self.name} | {med:.1f} | {min(self.samples):.1f} | '
-                f'{max(self.samples):.1f} | {tgt} |')
+        return (f'| {self.name} | {len(self.samples)} | {med:.1f} | '
+                f'{min(self.samples):.1f} | {max(self.samples):.1f} | {tgt} |')
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -163,7 +163,7 @@ def machine() -> str:
             f'({"KVM available" if Path("/dev/kvm").exists() else "no KVM"})')
 
 
-def report(figs: list[Figure], names: str, repeat: int) -> str:
+def report(figs: list[Figure], names: str, command: str) -> str:
     by = {f.name: f for f in figs}
     ratios = []
     for mine, plain in (('matrix, nothing changed',
@@ -175,19 +175,18 @@ def report(figs: list[Figure], names: str, repeat: int) -> str:
         ratios.append(f'{statistics.median(m) / statistics.median(k):.2f}'
                       if m and k else '-')
     lines = ['# Matrix turnaround', '',
-             f'Machine: {machine()}.  Rows: {names or "all"}.  '
-             f'{repeat} runs per figure; seconds.', '',
-             '| figure | median | min | max | target |',
-             '|---|---|---|---|---|', *[f.cells() for f in figs], '',
+             f'Machine: {machine()}.  Rows: {names or "all"}.  Seconds; '
+             f'n is the number of runs.', '',
+             '| figure | n | median | min | max | target |',
+             '|---|---|---|---|---|---|', *[f.cells() for f in figs], '',
              f'matrix / plain kunit.py loop (medians, same run): nothing '
              f'changed {ratios[0]}, one file edited {ratios[1]}', '',
-             'Commands: `make bench` (`python3 tools/bench.py --tree '
-             '$(cat work/tree-path) --repeat 3`).', '']
+             f'Command: `{command}`.', '']
     return '\n'.join(lines)
 
 
 def measure(tree: Path, selected: list[rowsmod.Row], names: str,
-            repeat: int, loop_repeat: int) -> list[Figure]:
+            repeat: int, edit_repeat: int, loop_repeat: int) -> list[Figure]:
     same = Figure('matrix, nothing changed', target=30.0)
     same1 = Figure('matrix, nothing changed, one boot at a time (BOOTS=1)')
     loop = Figure('kunit.py loop, nothing changed')
@@ -203,7 +202,7 @@ def measure(tree: Path, selected: list[rowsmod.Row], names: str,
         sample_boots(boots, selected)
         sample(loop, timed(lambda: kunit_loop(tree, selected)))
     repo = bench_repo()
-    for n in range(repeat):
+    for n in range(edit_repeat):
         t0 = time.monotonic()
         matrix_run(repo, edit_and_prepare(repo, 2 * n), names)
         sample(edit, time.monotonic() - t0)
@@ -233,6 +232,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument('--variants', default=','.join(bench_cost.VARIANTS),
                     help='kernels of the cost part (base,v1,v2)')
     ap.add_argument('--repeat', type=int, default=3)
+    ap.add_argument('--edit-repeat', type=int, default=3,
+                    help='runs of the matrix after an edit (each rebuilds '
+                         'every row)')
     ap.add_argument('--edit-loop-repeat', type=int, default=3,
                     help='runs of the kunit.py loop after an edit (each '
                          'rebuilds every row: minutes)')
@@ -255,8 +257,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.part in ('all', 'turnaround'):
         selected = rowsmod.select(rowsmod.load_rows(), args.rows)
         figs = measure(tree, selected, args.rows, args.repeat,
-                       args.edit_loop_repeat)
-        write(report(figs, args.rows, args.repeat))
+                       args.edit_repeat, args.edit_loop_repeat)
+        write(report(figs, args.rows, ' '.join(
+            ['python3', 'tools/bench.py', *(argv or sys.argv[1:])])))
     if args.part in ('all', 'cost'):
         variants = [v for v in args.variants.split(',') if v]
         try:
