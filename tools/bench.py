@@ -224,7 +224,7 @@ def write(text: str) -> None:
     print(text)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tree', required=True)
     ap.add_argument('--part', choices=('all', 'turnaround', 'cost', 'fault'),
@@ -252,7 +252,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument('--fault-reuse', action='store_true',
                     help='boot the kernels an earlier fault part built '
                          '(no build; they must match the checkout)')
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    fault = bench_fault.Params()
     tree = Path(args.tree).resolve()
     if args.part in ('all', 'turnaround'):
         selected = rowsmod.select(rowsmod.load_rows(), args.rows)

@@ -33,6 +33,8 @@ SPLATS: list[tuple[str, re.Pattern[str]]] = [
                       r'stalls?|RCU Stall'),
         ('hung task', r'blocked for more than \d+ seconds'),
         ('list corruption', r'list_(add|del) corruption'),
+        # note_interrupt(): the IRQ is disabled next, its device goes quiet.
+        ('bad irq', r'\birq \d+: nobody cared'),
         ('panic', r'Kernel panic'),
         ('Oops', r'\bOops[: ]|: [0-9a-f]{4} \[#\d+\]'),
         ('BUG', r'\bBUG: |\bkernel BUG at '),

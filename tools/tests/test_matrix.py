@@ -55,6 +55,10 @@ SHADOWED: set[str] = set()
 # so a whole BUG() splat goes unseen.
 MISSED: set[str] = set()
 
+# The first splat line of a file, where it is not the file's kind: the
+# RT 8250 report prints "irq 4: nobody cared" before the scheduling bug.
+HEADLINE = {'scheduling-while-atomic.log': 'bad irq'}
+
 CLEAN_FILES = ['clean-x86_64-kunit.log', 'clean-um-boot.log']
 
 
@@ -110,7 +114,8 @@ class ScanSplats(unittest.TestCase):
             with self.subTest(name):
                 found = kinds(read(name))
                 self.assertIn(kind, found)
-                self.assertEqual(found[0], kind, 'headline kind')
+                self.assertEqual(found[0], HEADLINE.get(name, kind),
+                                 'headline kind')
 
     # Defect 1: the specific kind is shadowed by the generic BUG/WARNING.
     def test_splat_kind_behind_generic_prefix(self):
@@ -162,6 +167,8 @@ class ScanSplats(unittest.TestCase):
                 'hung task',
             'WARNING: CPU: 1 PID: 87 at lib/kunit/test.c:284 '
             'kunit_try_run_case+0x1/0x2': 'WARNING',
+            'irq 3: nobody cared (try booting with the "irqpoll" option)':
+                'bad irq',
         }
         for line, kind in lines.items():
             for prefix in ('', '[   12.345678] ', '<4>[   12.345678] '):
