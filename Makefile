@@ -14,7 +14,8 @@ export WORK KERNEL_SRC
 TREE = $$(cat $(WORK)/tree-path)
 
 .PHONY: all validate setup gen prepare run matrix rows ci-matrix check \
-	check-sync checkpatch check-bisect check-bases unit test bench teeth vmtest clean
+	check-sync checkpatch check-bisect check-bases unit test bench teeth vmtest \
+	vmtest-report clean
 
 all: setup prepare run
 
@@ -79,6 +80,9 @@ teeth: setup prepare
 # runs the patched half).  Takes the kernel build lock itself.
 vmtest: setup prepare
 	@$(PY) tools/vmtest.py run --rows "$(ROWS)" --tree $(TREE)
+
+vmtest-report:
+	@$(PY) tools/vmtest.py report
 
 clean:
 	rm -rf $(WORK) results

@@ -5,6 +5,8 @@ unpatched base, side by side.
 
   vmtest.py run [--rows a,b] --tree DIR [--kernels patched,base]
                 [--boot-only]      (no build: the kernels as last built)
+  vmtest.py report                 the reports again, from every row's
+                                   results/vmtest/<row>/result.json
 
 For each row with `vmtest = true` (tools/rows.toml): the initramfs of its
 arch (tools/vmtest_image.py), the row's kernel as the matrix builds it
@@ -165,6 +167,21 @@ def run_vmtest(selected: list[rowsmod.Row], tree: Path,
     return results
 
 
+def report_all() -> int:
+    """`vmtest.py report`: the reports over every vmtest row that has a
+    result.json, whichever run wrote it (each row's start_time says)."""
+    results = [r for r in (vmtest_report.load(paths.vmtest_results() /
+                                              row.name / 'result.json')
+                           for row in rowsmod.load_rows() if row.vmtest)
+               if r is not None]
+    if not results:
+        print(f'vmtest: error: no result.json under '
+              f'{paths.vmtest_results()}', file=sys.stderr)
+        return 2
+    print(write_reports(results, None))
+    return 0 if all(r.passed for r in results) else 1
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -174,7 +191,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     r.add_argument('--kernels', default=','.join(KERNELS))
     r.add_argument('--boot-only', action='store_true',
                    help='boot the kernels the last builds left (no build)')
+    sub.add_parser('report', help='rewrite summary.md and kcidb.json from '
+                   'every row\'s result.json (rows of earlier runs too)')
     args = ap.parse_args(argv)
+    if args.cmd == 'report':
+        return report_all()
     kernels = tuple(k for k in args.kernels.split(',') if k)
     if not kernels or set(kernels) - set(KERNELS):
         ap.error(f'--kernels: a list of {", ".join(KERNELS)}')

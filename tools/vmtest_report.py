@@ -6,8 +6,10 @@ results/vmtest/kcidb.json (tools/vmtest_kcidb.py).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 from results import Counts, Status
 from vmtest_parse import Test
@@ -32,6 +34,26 @@ class RowVm:
     def passed(self) -> bool:
         return not self.errors and bool(self.patched) and \
             not any(x.fails_run for x in self.lines())
+
+
+def load(path: Path) -> Optional[RowVm]:
+    """A row's result.json as the run wrote it; None when absent or
+    unreadable."""
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+    def tests(items: list[dict[str, Any]]) -> list[Test]:
+        return [Test(t['name'], Status(t['status']), t.get('why', ''),
+                     t.get('log', '')) for t in items]
+    try:
+        return RowVm(d['row'], d['arch'], tests(d['patched']),
+                     None if d['base'] is None else tests(d['base']),
+                     list(d['errors']), dict(d['seconds']),
+                     d.get('start_time', ''))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def counts(tests: Optional[list[Test]]) -> str:

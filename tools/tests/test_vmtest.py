@@ -2,6 +2,8 @@
 """Tests of `make vmtest`: the guest's records, the writeback checks, the
 verdict against the base, the reports and the row field."""
 
+import dataclasses
+import json
 import tempfile
 import unittest
 from pathlib import Path
@@ -202,6 +204,16 @@ class ReportTest(unittest.TestCase):
         self.assertIn('| hugetlb_dio | PASS | FAIL | REGRESSION |', text)
         short = vmtest_report.report(self.rows(), '', True)
         self.assertNotIn('writeback/text/c', short)
+
+    def test_result_json_round_trip(self):
+        with tempfile.TemporaryDirectory() as td:
+            f = Path(td) / 'result.json'
+            for r in self.rows() + [vmtest_report.RowVm('i386-pae', 'i386')]:
+                f.write_text(json.dumps(dataclasses.asdict(r)))
+                self.assertEqual(vmtest_report.load(f), r)
+            f.write_text('{"row": "x"}')
+            self.assertIsNone(vmtest_report.load(f))
+            self.assertIsNone(vmtest_report.load(Path(td) / 'none.json'))
 
     def test_kcidb_validates_with_own_paths(self):
         co = kcidb.Checkout(base='1' * 40, start_time='2026-12-05T17:00:00'
