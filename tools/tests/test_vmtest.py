@@ -257,6 +257,16 @@ class BootAndImageTest(unittest.TestCase):
                            ('x86_64-rt', 1), ('i386-pae', 0)):
             args = ' '.join(vmtest_boot.kernel_args(by[name], 'x', 'all'))
             self.assertEqual(args.split().count('hugepagesz=1G'), want, name)
+            with tempfile.TemporaryDirectory() as td:
+                cfg = Path(td, vmtest_boot.QEMU_CONFIGS,
+                           f'{by[name].arch}.py')
+                cfg.parent.mkdir(parents=True)
+                cfg.write_text("QEMU_ARCH = QemuArchParams(qemu_arch='x', "
+                               "kernel_path='k', kernel_command_line='c')\n")
+                cmd = vmtest_boot.qemu_cmd(Path(td), by[name], Path(td),
+                                           Path('/i'), Path('/o/p'), 'all')
+            # GB pages in the CPU, or the kernel ignores hugepagesz=1G.
+            self.assertEqual(cmd.count('-cpu'), want, name)
 
     def test_ldd_lines(self):
         text = ('\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64'
