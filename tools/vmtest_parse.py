@@ -22,9 +22,15 @@ RECORD_RE = re.compile(r'^VMTEST (\w+)(?: (.*))?$')
 TAP_RE = re.compile(r'^(not )?ok \d+ (.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$',
                     re.IGNORECASE)
 UFFD_RE = re.compile(r'Testing (.+?) on (hugetlb(?:-private)?)\.\.\. '
-                     r'(done|skipped|failed)(?: \[reason: (.*)\])?')
+                     r'(done|skipped|failed|ERROR)(?: \[reason: |: )?(.*?)\]?$',
+                     re.MULTILINE)
+# tools/vmtest/hugetlb.sh: one run per group ("uffd-unit-tests -f X"),
+# run again when it stopped outside hugetlb ("...: retry N, ...").
+UFFD_GROUP_RE = re.compile(r'^uffd-unit-tests -f (\S+)$', re.MULTILINE)
+UFFD_RETRY_RE = re.compile(r'^uffd-unit-tests -f \S+: retry ', re.MULTILINE)
 STATUS = {'pass': Status.PASS, 'fail': Status.FAIL, 'skip': Status.SKIP}
-UFFD = {'done': Status.PASS, 'skipped': Status.SKIP, 'failed': Status.FAIL}
+UFFD = {'done': Status.PASS, 'skipped': Status.SKIP, 'failed': Status.FAIL,
+        'ERROR': Status.FAIL}
 
 # `run_vmtests.sh -t hugetlb` of 6.12 (tools/vmtest/hugetlb.sh runs them
 # in its order), uffd-unit-tests for its hugetlb cases; gup_test's -H
@@ -124,10 +130,23 @@ def tap_tests(parent: Test) -> list[Test]:
 
 
 def uffd_tests(parent: Test) -> list[Test]:
-    """uffd-unit-tests' hugetlb and hugetlb-private cases."""
+    """uffd-unit-tests' hugetlb and hugetlb-private cases, from the last
+    run of each group (a run that stopped outside hugetlb ran again)."""
+    runs: dict[str, str] = {}
+    heads = list(UFFD_GROUP_RE.finditer(parent.log))
+    for m, nxt in zip(heads, heads[1:] + [None]):
+        runs[m.group(1)] = parent.log[m.end():nxt.start() if nxt else None]
+    logs = list(runs.values()) if heads else [parent.log]
     return [Test(f'{parent.name}/{m.group(1)} on {m.group(2)}',
                  UFFD[m.group(3)], m.group(4) or '')
-            for m in UFFD_RE.finditer(parent.log)]
+            for log in logs for m in UFFD_RE.finditer(log)]
+
+
+def uffd_retries(parent: Test) -> str:
+    """Says how many group runs of uffd-unit-tests ran again."""
+    n = len(UFFD_RETRY_RE.findall(parent.log))
+    return f'; {n} group runs repeated after a stop outside hugetlb' \
+        if n else ''
 
 
 def _unique(tests: list[Test]) -> list[Test]:
@@ -146,6 +165,7 @@ def tests(run: GuestRun) -> list[Test]:
     for t in run.tests:
         if t.name == 'uffd-unit-tests':
             subs = uffd_tests(t)
+            t.why += uffd_retries(t)
         else:
             subs = tap_tests(t)
             bad = [s for s in subs if s.status is Status.FAIL]

@@ -104,7 +104,24 @@ def row_table(r: RowVm, only_notable: bool) -> list[str]:
             continue
         out.append(f'| {md(x.name)} | {md(cell(x.base))} | '
                    f'{md(cell(x.patched))} | {x.verdict} |')
+    if only_notable:
+        out += failure_logs(r)
     return out + ['']
+
+
+# The terminal (a CI log) shows this many last lines of a failing test's
+# log: a failure a rerun does not repeat is still explained.
+LOG_TAIL = 25
+
+
+def failure_logs(r: RowVm) -> list[str]:
+    out = []
+    for x in r.lines():
+        if x.fails_run and x.patched and x.patched.log:
+            tail = x.patched.log.splitlines()[-LOG_TAIL:]
+            out += ['', f'{x.name}, patched, last {len(tail)} log lines:',
+                    *(f'    {line}' for line in tail)]
+    return out
 
 
 def report(rows: list[RowVm], base_desc: str, only_notable: bool) -> str:

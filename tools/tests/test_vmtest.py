@@ -85,6 +85,32 @@ class ParseTest(unittest.TestCase):
              'feature missing'),
             ('uffd-unit-tests/wp on hugetlb', Status.FAIL, 'x')])
 
+    def test_uffd_last_run_of_a_group_counts(self):
+        log = ('uffd-unit-tests -f events\n'
+               'Testing events on anon... ERROR: UFFDIO_COPY error: -2 '
+               '(errno=2, @uffd-common.c:617)\n'
+               'uffd-unit-tests -f events: retry 1, exit 1 at "Testing '
+               'events on anon..." (outside hugetlb)\n'
+               'uffd-unit-tests -f events\n'
+               'Testing events on anon... done\n'
+               'Testing events on hugetlb... done\n'
+               'Testing events on hugetlb-private... ERROR: UFFDIO_COPY '
+               'error: -17 (errno=17, @uffd-common.c:617)\n')
+        run = vmtest_parse.parse(
+            'VMTEST log uffd-unit-tests\n'
+            + ''.join(f'| {line}\n' for line in log.splitlines())
+            + 'VMTEST endlog uffd-unit-tests\n'
+            'VMTEST test uffd-unit-tests fail exit 1, 20s\n')
+        out = {x.name: x for x in vmtest_parse.tests(run)}
+        self.assertEqual(out['uffd-unit-tests/events on hugetlb'].status,
+                         Status.PASS)
+        bad = out['uffd-unit-tests/events on hugetlb-private']
+        self.assertEqual((bad.status, bad.why), (
+            Status.FAIL, 'UFFDIO_COPY error: -17 (errno=17, '
+            '@uffd-common.c:617)'))
+        self.assertIn('1 group runs repeated', out['uffd-unit-tests'].why)
+        self.assertNotIn('uffd-unit-tests/events on hugetlb #2', out)
+
     def test_skip_status_and_tap_skip(self):
         run = vmtest_parse.parse(
             'VMTEST log thuge-gen\n| TAP version 13\n| ok 1 x # SKIP no 1G'
