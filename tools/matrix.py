@@ -8,8 +8,9 @@
 
 One row is tools/runner.py; the reports (terminal table, summary.md,
 kcidb.json, junit.xml, reproduce.sh of a failing row) tools/reports.py.
-Builds run one after another; a built row boots while the next builds, up
-to one boot per core (--boots, BOOTS=).  Ctrl-C stops cleanly: exit 130,
+Builds run one after another, the row with the longest last boot first; a
+built row boots while the next builds, up to one boot per core (--boots,
+BOOTS=).  Ctrl-C stops cleanly: exit 130,
 the rows it stopped marked interrupted, reports kept.
 `make test` calls run_matrix() in-process.
 """
@@ -112,6 +113,19 @@ def finish(row: rowsmod.Row, res: RowResult, tree: Path, build_root: Path,
         print(f'matrix: [{row.name}]   {reason}', flush=True)
 
 
+def boot_order(selected: list[rowsmod.Row]) -> list[rowsmod.Row]:
+    """The rows, longest last boot+test first (results/<row>/result.json;
+    a row without one first of all, as it may be long).  Builds go in this
+    order too: with nothing to build the longest boots start first instead
+    of last (the debug row takes 9 s, the um row 2 s), and after the last
+    build the short boots are left.  Reports keep the rows' own order."""
+    def last(row: rowsmod.Row) -> float:
+        res = resultsmod.load(paths.row_results(row.name) / 'result.json')
+        return res.boot_seconds if res and res.boot_seconds else \
+            float('inf')
+    return sorted(selected, key=last, reverse=True)
+
+
 def default_boots() -> int:
     """Boots at a time: one per core.  A TCG guest keeps about one host
     core busy (KUnit runs its cases one after another), so two boots on
@@ -186,7 +200,7 @@ def run_matrix(selected: list[rowsmod.Row], tree: Path,
                     kunit_summary)
     t_all = time.monotonic()
     try:
-        for row in selected:
+        for row in boot_order(selected):
             pipe.add(row)
         pipe.wait()
         results = [pipe.done[r.name] for r in selected]

@@ -19,6 +19,7 @@ from unittest import mock
 
 import matrix
 import paths
+import results
 import rows
 import runner
 
