@@ -22,8 +22,8 @@ RECORD_RE = re.compile(r'^VMTEST (\w+)(?: (.*))?$')
 TAP_RE = re.compile(r'^(not )?ok \d+ (.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$',
                     re.IGNORECASE)
 UFFD_RE = re.compile(r'Testing (.+?) on (hugetlb(?:-private)?)\.\.\. '
-                     r'(done|skipped|failed|ERROR)(?: \[reason: |: )?(.*?)\]?$',
-                     re.MULTILINE)
+                     r'(done|skipped|failed|ERROR)'
+                     r'(?: \[reason: |: )?(.*?)\]?$', re.MULTILINE)
 # tools/vmtest/hugetlb.sh: one run per group ("uffd-unit-tests -f X"),
 # run again when it stopped outside hugetlb ("...: retry N, ...").
 UFFD_GROUP_RE = re.compile(r'^uffd-unit-tests -f (\S+)$', re.MULTILINE)

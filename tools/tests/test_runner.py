@@ -60,6 +60,8 @@ if cmd == 'build':
     open(os.path.join(bd, 'vmlinux'), 'w').write('')
     with open(os.path.join(bd, 'builds'), 'a') as fh:
         fh.write('build\n')
+    print('Building with:\n$ make all compile_commands.json ARCH=x86_64 '
+          f'O={bd} --jobs=1 CC=gcc')
     sys.exit(0)
 log = open(os.path.join(bd, 'test.log'), 'w')
 if mode == 'slow':
@@ -268,6 +270,39 @@ class BuildSkipTest(FakeTreeCase):
         self.git('add', 'new-file')
         self.assertFalse(self.run_pass(other).build_skipped)
         self.assertEqual(self.builds(), 3)
+
+    def commit(self, name):
+        (self.tree / name).write_text(name)
+        self.git('add', '-A')
+        self.git('-c', 'user.name=T', '-c', 'user.email=t@e.invalid',
+                 'commit', '-q', '-m', name)
+
+    def test_new_commit_same_config_runs_make_only(self):
+        bin_ = self.tmp / 'bin'
+        bin_.mkdir()
+        (bin_ / 'make').write_text(
+            '#!/bin/sh\nfor a; do case $a in O=*) d=${a#O=} ;; esac; done\n'
+            'echo "make $*" >> "$d/builds"\n: > "$d/vmlinux"\n')
+        (bin_ / 'make').chmod(0o755)
+        self.git('init', '-q')
+        out = io.StringIO()
+        with mock.patch.dict(os.environ, {
+                'PATH': f'{bin_}:{os.environ["PATH"]}'}), \
+                contextlib.redirect_stdout(out):
+            for name in ('tree', 'mm/hugetlb.c', 'mm/Kconfig', 'lib/x.c'):
+                (self.tree / name).parent.mkdir(exist_ok=True)
+                self.commit(name)
+                self.assertEqual(self.run_pass().verdict, 'PASS')
+        builds = (self.tmp / 'build' / 'fake' / 'builds').read_text() \
+            .splitlines()
+        # First build, a source change, a Kconfig change, a source change.
+        self.assertEqual([b.split()[0] for b in builds],
+                         ['build', 'make', 'build', 'make'])
+        self.assertIn('make all compile_commands.json ARCH=x86_64 O=',
+                      builds[1])
+        self.assertIn('--jobs=1', builds[1])
+        self.assertIn('configuration as last built: make only',
+                      out.getvalue())
 
     def test_kernel_rebuilt_by_hand_is_built_again(self):
         self.git('init', '-q')
