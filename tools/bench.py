@@ -206,14 +206,16 @@ def measure(tree: Path, selected: list[rowsmod.Row], names: str,
     for _ in range(repeat):
         sample(loop, timed(lambda: kunit_loop(tree, selected)))
     repo = bench_repo()
+    # The matrix's edits first: after a kunit.py run the matrix cannot
+    # tell how the kernel was built and runs kunit.py build again.
     for n in range(edit_repeat):
         t0 = time.monotonic()
-        matrix_run(repo, edit_and_prepare(repo, 2 * n), names)
+        matrix_run(repo, edit_and_prepare(repo, n), names)
         sample(edit, time.monotonic() - t0)
-        if n < loop_repeat:
-            t0 = time.monotonic()
-            kunit_loop(edit_and_prepare(repo, 2 * n + 1), selected)
-            sample(loop_edit, time.monotonic() - t0)
+    for n in range(loop_repeat):
+        t0 = time.monotonic()
+        kunit_loop(edit_and_prepare(repo, edit_repeat + n), selected)
+        sample(loop_edit, time.monotonic() - t0)
     shutil.rmtree(repo, ignore_errors=True)
     matrix_run(paths.REPO, prepare(paths.REPO), names)  # the checkout's
     return [same, same1, loop, edit, loop_edit, *boots]

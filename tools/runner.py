@@ -187,7 +187,10 @@ def build_inputs(run: RowRun, cmd: list[str]) -> Inputs:
              *[c for c in cmd if not c.startswith('--jobs=')]]
     key, config = hashlib.sha256(), hashlib.sha256()
     for part in parts:
-        config.update(part.encode() + b'\0')
+        # The fragments' contents count, not where the checkout is: a
+        # copy of the repository (make bench's) shares the build folders.
+        config.update(part.replace(str(paths.REPO), '<repo>').encode() +
+                      b'\0')
     for part in [head.stdout, *parts]:
         key.update(part.encode() + b'\0')
     return Inputs(key.hexdigest(), config.hexdigest(), head.stdout.strip())
@@ -324,6 +327,13 @@ def kunit_build(run: RowRun) -> tuple[int, bool]:
             (run.build_dir / SAVED_LOG).exists():
         shutil.copyfile(run.build_dir / SAVED_LOG, run.out / 'build.log')
         run.res.build_skipped = True
+        if (stamp.get('config'), stamp.get('tree')) != (inputs.config,
+                                                        inputs.tree):
+            # A stamp from before these fields: the next build may then
+            # be make only.
+            (run.build_dir / STAMP).write_text(json.dumps(
+                {**stamp, 'config': inputs.config, 'tree': inputs.tree}) +
+                '\n')
         return 0, False
     make = make_only_cmd(run, stamp, inputs, make_options)
     if make:
