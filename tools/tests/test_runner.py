@@ -390,7 +390,7 @@ class ReproducerTest(FakeTreeCase):
             f'--build_dir={self.tmp / "build" / "bad"}',
             f'--kunitconfig={res / "bad" / "kunitconfig"}', '--timeout=10',
             '--qemu_args=-smp 2', '--qemu_args=-m 1024',
-            '--kernel_args=panic=-1',
+            '--kernel_args=panic=-1', '--kernel_args=pty.legacy_count=0',
             "--kernel_args=hugepagesz=2M hugepages='16'",
             '--make_options', runner.ccache_env(self.tmp)[0]])
 
