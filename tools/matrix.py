@@ -37,6 +37,9 @@ import runner
 from console import tail
 from results import RowResult, Status
 
+# Called with a row once the row has built.
+OnBuilt = Callable[[rowsmod.Row], None]
+
 
 def on_sigint(signum: int, frame: Optional[FrameType]) -> None:
     """The first Ctrl-C unwinds (KeyboardInterrupt); later ones, from an
@@ -140,9 +143,10 @@ class Pipeline:
     A row's line is printed when its boot ends."""
 
     def __init__(self, tree: Path, build_root: Path, jobs: int, boots: int,
-                 kunit_summary: bool) -> None:
+                 kunit_summary: bool, on_built: Optional[OnBuilt] = None
+                 ) -> None:
         self.tree, self.build_root, self.jobs = tree, build_root, jobs
-        self.kunit_summary = kunit_summary
+        self.kunit_summary, self.on_built = kunit_summary, on_built
         self.pool = ThreadPoolExecutor(max_workers=boots,
                                        thread_name_prefix='boot')
         self.done: dict[str, RowResult] = {}
@@ -174,6 +178,8 @@ class Pipeline:
             self.record(row, run.res)
         else:
             self.futures.append(self.pool.submit(self.boot, row, run, final))
+            if self.on_built:
+                self.on_built(row)
 
     def wait(self) -> None:
         for f in self.futures:
@@ -191,13 +197,16 @@ class Pipeline:
 def run_matrix(selected: list[rowsmod.Row], tree: Path,
                build_root: Optional[Path] = None, jobs: int = 0,
                kunit_summary: bool = False,
-               boots: int = 0) -> list[RowResult]:
+               boots: int = 0,
+               on_built: Optional[OnBuilt] = None) -> list[RowResult]:
     """Run the rows and write every report; Ctrl-C marks the rows it
-    stopped and rewrites the reports before it propagates."""
+    stopped and rewrites the reports before it propagates.  on_built(row)
+    is called once a row has built, before the next row's build starts
+    (`make test` starts the row's vmtest there)."""
     build_root = build_root or paths.build_root()
     jobs = jobs or os.cpu_count() or 2
     pipe = Pipeline(tree, build_root, jobs, boots or default_boots(),
-                    kunit_summary)
+                    kunit_summary, on_built)
     t_all = time.monotonic()
     try:
         for row in boot_order(selected):

@@ -8,7 +8,9 @@ check: checkpatch --strict on every patch, the series applies to the
 all:   the tools' own unit tests + check + every matrix row + a smoke of
        the hugetlb fault benchmark (tools/bench_fault.py) on the x86_64
        row's kernel + the patched half of `make vmtest` on the rows with
-       vmtest_in_test = true (their kernels are the matrix's, already built).
+       vmtest_in_test = true (their kernels are the matrix's: each boots
+       in a worker thread once the matrix has built it, beside the next
+       rows' builds).
 
 Ends with "N passed, N failed, N skipped" (KUnit cases, tool tests and
 checks) and exits non-zero on any failure.
@@ -16,6 +18,7 @@ checks) and exits non-zero on any failure.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -23,6 +26,9 @@ import subprocess
 import sys
 import time
 import unittest
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator, Optional
 
 import bench_fault
 import matrix
@@ -34,6 +40,7 @@ import tree as treemod
 import vmtest
 from paths import SeriesError
 from results import Status
+from vmtest_report import RowVm
 
 
 class Tally:
@@ -144,12 +151,41 @@ def run_check(t: Tally, survival: bool = True) -> None:
     print(f'check: done in {time.monotonic() - t0:.0f}s', flush=True)
 
 
-def run_matrix(t: Tally) -> None:
+class Beside:
+    """`make test`'s vmtest rows, each started in a worker thread as soon
+    as the matrix has built the row's kernel.  Its boot (3 minutes of TCG
+    using 0.8 of a core on the 2-core machine) then runs beside the next
+    rows' builds instead of after the last one.  A row whose build failed
+    never starts here: run_vmtest() runs it and reports the build."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1,
+                                       thread_name_prefix='vmtest')
+        self.futures: dict[str, Future[RowVm]] = {}
+
+    def start(self, row: rowsmod.Row, tree: Path) -> None:
+        if row.vmtest and row.vmtest_in_test:
+            self.futures[row.name] = self.pool.submit(
+                vmtest.run_row, row, tree, ('patched',), True)
+
+    def results(self) -> dict[str, RowVm]:
+        done = {name: f.result() for name, f in self.futures.items()}
+        self.pool.shutdown()
+        return done
+
+    def stop(self) -> None:
+        """Ctrl-C: end the boot (its QEMU runs in its own session)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        runner.kill_all()
+
+
+def run_matrix(t: Tally, beside: Optional[Beside] = None) -> None:
     t.phase = 'prepare (applying the series)'
     prepared = treemod.prepare(os.environ.get('KERNEL_SRC') or None)
     t.phase = 'the matrix'
     selected = rowsmod.select(rowsmod.load_rows(), os.environ.get('ROWS', ''))
-    for r in matrix.run_matrix(selected, prepared):
+    on_built = (lambda row: beside.start(row, prepared)) if beside else None
+    for r in matrix.run_matrix(selected, prepared, on_built=on_built):
         total = r.totals()
         t.passed += total.passed
         t.skipped += total.skipped
@@ -176,24 +212,16 @@ def run_fault_smoke(t: Tally) -> None:
     t.check(f'bench fault smoke ({time.monotonic() - t0:.0f}s)', ok, detail)
 
 
-def run_vmtest(t: Tally) -> None:
-    """The patched half of `make vmtest`.  Like the matrix it takes no
-    kernel build lock of its own: a shared machine wraps `make test` in
-    flock (KBUILD_LOCK= tells vmtest.py not to take it again)."""
+def run_vmtest(t: Tally, beside: Optional[Beside] = None) -> None:
+    """The patched half of `make vmtest`: the rows `beside` ran, and
+    any other (ROWS=..., `make test vmtest` or a failed build)."""
     t.phase = 'vmtest (the patched kernels)'
     prepared = treemod.prepare(os.environ.get('KERNEL_SRC') or None)
     selected = [r for r in rowsmod.select(rowsmod.load_rows(),
                                           os.environ.get('ROWS', ''))
                 if r.vmtest_in_test]
-    old = os.environ.get('KBUILD_LOCK')
-    os.environ['KBUILD_LOCK'] = ''
-    try:
-        results = vmtest.run_vmtest(selected, prepared, ('patched',))
-    finally:
-        if old is None:
-            del os.environ['KBUILD_LOCK']
-        else:
-            os.environ['KBUILD_LOCK'] = old
+    ran = beside.results() if beside else {}
+    results = vmtest.run_vmtest(selected, prepared, ('patched',), ran=ran)
     for r in results:
         for line in r.lines():
             st = line.patched.status if line.patched else Status.ERROR
@@ -205,6 +233,22 @@ def run_vmtest(t: Tally) -> None:
                 r.errors + [x.name for x in r.lines() if x.fails_run][:10]))
 
 
+@contextlib.contextmanager
+def no_build_lock() -> Iterator[None]:
+    """Like the matrix, the vmtest boots take no kernel build lock of
+    their own here: a shared machine wraps `make test` in flock
+    (KBUILD_LOCK= tells vmtest.py not to take it again)."""
+    old = os.environ.get('KBUILD_LOCK')
+    os.environ['KBUILD_LOCK'] = ''
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ['KBUILD_LOCK']
+        else:
+            os.environ['KBUILD_LOCK'] = old
+
+
 def run_phases(t: Tally, what: str) -> None:
     if what in ('all', 'unit'):
         t.phase = 'the tool unit tests'
@@ -212,12 +256,19 @@ def run_phases(t: Tally, what: str) -> None:
     if what in ('all', 'check'):
         t.phase = 'make check'
         run_check(t, survival=what == 'check')
-    if what in ('all', 'matrix'):
-        run_matrix(t)
-    if what == 'all':
-        run_fault_smoke(t)
-    if what in ('all', 'vmtest'):
-        run_vmtest(t)
+    beside = Beside() if what == 'all' else None
+    with no_build_lock():
+        try:
+            if what in ('all', 'matrix'):
+                run_matrix(t, beside)
+            if what == 'all':
+                run_fault_smoke(t)
+            if what in ('all', 'vmtest'):
+                run_vmtest(t, beside)
+        except KeyboardInterrupt:
+            if beside:
+                beside.stop()
+            raise
 
 
 def main(argv: list[str]) -> int:

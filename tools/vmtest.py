@@ -95,7 +95,7 @@ def built(row: rowsmod.Row, kernel: str) -> Path:
     if not (bdir / 'vmlinux').exists():
         raise vmtest_base.BaseError(f'--boot-only: no {kernel} kernel of '
                                     f'row {row.name} in {bdir}')
-    log(f'[{row.name}] {kernel} kernel: as last built (--boot-only)')
+    log(f'[{row.name}] {kernel} kernel: as last built (no build step)')
     return bdir
 
 
@@ -150,15 +150,19 @@ def write_reports(results: list[RowVm], tree: Optional[Path]) -> str:
 
 def run_vmtest(selected: list[rowsmod.Row], tree: Path,
                kernels: tuple[str, ...] = KERNELS,
-               boot_only: bool = False) -> list[RowVm]:
-    """The vmtest rows among selected; reports written, table printed."""
+               boot_only: bool = False,
+               ran: Optional[dict[str, RowVm]] = None) -> list[RowVm]:
+    """The vmtest rows among selected; reports written, table printed.
+    ran: rows the caller has run already (`make test` runs them beside
+    the matrix), which are only reported."""
     t0 = time.monotonic()
     results: list[RowVm] = []
     for row in selected:
         if row.vmtest:
             # Reports after each row: an interrupted run keeps the rows
             # that finished.
-            results.append(run_row(row, tree, kernels, boot_only))
+            done = (ran or {}).get(row.name)
+            results.append(done or run_row(row, tree, kernels, boot_only))
             table = write_reports(results, tree)
     print(table if results else '')
     ok = all(r.passed for r in results)

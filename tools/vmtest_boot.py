@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import shlex
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import buildlock
 import paths
 import rows as rowsmod
+import runner
 
 QEMU_CONFIGS = 'tools/testing/kunit/qemu_configs'
 
@@ -104,21 +104,12 @@ def boot(tree: Path, row: rowsmod.Row, build_dir: Path, initrd: Path,
     out.with_suffix('.cmd').write_text(shlex.join(cmd) + '\n')
     with buildlock.held(f'vmtest: {row.name} boot'):
         t0 = time.monotonic()
-        with out.with_suffix('.qemu.log').open('w') as fh:
-            proc = subprocess.Popen(cmd, cwd=tree, stdout=fh,
-                                    stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
-            try:
-                proc.wait(timeout=timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                timed_out = True
-            except KeyboardInterrupt:
-                proc.kill()
-                proc.wait()
-                raise
+        # runner.run_logged: QEMU in its own session, which
+        # runner.kill_all() ends when `make test` is interrupted while
+        # this boot runs in a worker thread beside the matrix.
+        _, timed_out = runner.run_logged(cmd, tree,
+                                         out.with_suffix('.qemu.log'),
+                                         timeout)
         secs = time.monotonic() - t0
 
     def read(suffix: str) -> str:
