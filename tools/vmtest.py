@@ -166,7 +166,10 @@ def run_vmtest(selected: list[rowsmod.Row], tree: Path,
             table = write_reports(results, tree)
     print(table if results else '')
     ok = all(r.passed for r in results)
-    log(f'{len(results)} rows in {time.monotonic() - t0:.0f}s; results in '
+    early = sum(r.row in (ran or {}) for r in results)
+    log(f'{len(results)} rows in {time.monotonic() - t0:.0f}s' +
+        (f' ({early} booted beside the matrix, timed above)'
+         if early else '') + '; results in '
         f'{paths.vmtest_results()}; verdict {"PASS" if ok else "FAIL"}')
     return results
 
