@@ -166,6 +166,32 @@ class Qemu(unittest.TestCase):
             self.assertEqual(bench_fault.accel('auto'), 'tcg,thread=multi')
         self.assertEqual(bench_fault.accel('tcg'), 'tcg')
 
+    def test_kvm_is_probed_before_use(self):
+        # /dev/kvm opening is not enough (nested KVM, see SMOKE): 'auto'
+        # boots the probe and takes TCG when it gives no figure.
+        row, rd = self.row(), Path('rd')
+        with tempfile.TemporaryDirectory() as td, \
+                mock.patch.dict(os.environ, {'WORK': td}), \
+                mock.patch.object(bench_fault.os, 'access',
+                                  return_value=True), \
+                mock.patch.object(bench_fault, 'boot') as boot:
+            boot.return_value = bench_fault.Boot(errors=['timed out'])
+            got = bench_fault.resolve_accel(Params(), row, rd)
+            self.assertEqual(got.accel, bench_fault.TCG)
+            boot.return_value = bench_fault.Boot(done=True)
+            got = bench_fault.resolve_accel(Params(), row, rd)
+            self.assertEqual(got.accel, 'kvm')
+            cmd = boot.call_args.args[0]
+            self.assertEqual(cmd[cmd.index('-accel') + 1], 'kvm')
+            boot.reset_mock()
+            got = bench_fault.resolve_accel(Params(accel='tcg'), row, rd)
+            self.assertEqual(got.accel, 'tcg')
+            boot.assert_not_called()
+
+    def test_smoke_runs_on_tcg(self):
+        self.assertEqual(bench_fault.accel(bench_fault.SMOKE.accel),
+                         bench_fault.TCG)
+
     def test_thread_counts(self):
         self.assertEqual(bench_fault.thread_counts(1), [1])
         self.assertEqual(bench_fault.thread_counts(6), [1, 2, 4])
