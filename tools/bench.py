@@ -158,9 +158,9 @@ def machine() -> str:
     mem = next((ln.split()[1] for ln in
                 Path('/proc/meminfo').read_text().splitlines()
                 if ln.startswith('MemTotal')), '0')
+    kvm = '/dev/kvm present' if Path('/dev/kvm').exists() else 'no KVM'
     return (f'{os.cpu_count()} cores, {cpu}, '
-            f'{int(mem) // (1024 * 1024)} GiB, QEMU TCG '
-            f'({"KVM available" if Path("/dev/kvm").exists() else "no KVM"})')
+            f'{int(mem) // (1024 * 1024)} GiB, QEMU TCG ({kvm})')
 
 
 def report(figs: list[Figure], names: str, command: str) -> str:
