@@ -27,6 +27,7 @@ import sys
 import time
 import unittest
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -66,7 +67,14 @@ def run_unit(t: Tally) -> None:
     suite = unittest.defaultTestLoader.discover(str(paths.TOOLS / 'tests'),
                                                 top_level_dir=str(paths.TOOLS))
     stream = io.StringIO()
-    res = unittest.TextTestRunner(stream=stream, verbosity=1).run(suite)
+    # The tests drive the Ctrl-C paths (matrix.interrupted(), the CLIs'
+    # handlers) in this process, and those leave SIGINT ignored: a Ctrl-C
+    # of `make test` then stopped nothing, not even the matrix.
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        res = unittest.TextTestRunner(stream=stream, verbosity=1).run(suite)
+    finally:
+        signal.signal(signal.SIGINT, handler)
     sys.stdout.write(stream.getvalue())
     bad = len(res.failures) + len(res.errors)
     t.passed += res.testsRun - bad - len(res.skipped)
@@ -172,7 +180,15 @@ class Beside:
                 vmtest.run_row, row, tree, ('patched',), True)
 
     def results(self) -> dict[str, RowVm]:
-        done = {name: f.result() for name, f in self.futures.items()}
+        """Wait in 1-s steps, so that a Ctrl-C is handled within a
+        second whichever thread the kernel delivers it to."""
+        done = {}
+        for name, f in self.futures.items():
+            while name not in done:
+                try:
+                    done[name] = f.result(timeout=1)
+                except FutureTimeout:
+                    pass
         self.pool.shutdown()
         return done
 
