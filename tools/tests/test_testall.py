@@ -2,6 +2,7 @@
 """`make test`'s vmtest beside the matrix: a vmtest row boots as soon as
 the matrix has built it, and is then reported, not run again."""
 
+import signal
 import threading
 import unittest
 from pathlib import Path
@@ -55,3 +56,25 @@ class Beside(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class UnitTestsKeepCtrlC(unittest.TestCase):
+    def test_run_unit_restores_the_sigint_handler(self):
+        # A test that leaves SIGINT ignored (as the Ctrl-C paths do) must
+        # not leave `make test` deaf to Ctrl-C afterwards.
+        class Ignores(unittest.TestCase):
+            def runTest(self):
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+        def handler(signum, frame):
+            raise KeyboardInterrupt
+        old = signal.signal(signal.SIGINT, handler)
+        try:
+            with mock.patch.object(unittest.defaultTestLoader, 'discover',
+                                   return_value=unittest.TestSuite(
+                                       [Ignores()])), \
+                    mock.patch('sys.stdout'):
+                testall.run_unit(testall.Tally())
+            self.assertIs(signal.getsignal(signal.SIGINT), handler)
+        finally:
+            signal.signal(signal.SIGINT, old)
