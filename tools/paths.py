@@ -51,6 +51,10 @@ CHECKPATCH_ACCEPTED = PATCH_DIR / 'checkpatch.toml'
 DEBIAN_PKG = 'linux-source-6.12'
 DEBIAN_TARBALL = Path('/usr/src/linux-source-6.12.tar.xz')
 KUNIT_PY = 'tools/testing/kunit/kunit.py'
+# kernel-patches/<TESTENV>/: fixes to the kernel the tests need, not part
+# of the series; applied after it to every tree that boots KUnit
+# (tools/tree.py apply_series).
+TESTENV = 'testenv'
 # `make teeth`: the mutants (not part of the series) and their data.
 MUTANTS_DIR = KUNIT_DIR / 'mutants'
 MUTANTS_FILE = MUTANTS_DIR / 'mutants.toml'
@@ -200,3 +204,13 @@ def read_series(patch_dir: Optional[Path] = None,
 def patches(patch_dir: Optional[Path] = None) -> list[str]:
     """The patches of the series in apply order, without the cover letter."""
     return [n for n in read_series(patch_dir) if n != COVER]
+
+
+def testenv_patches() -> list[Path]:
+    """The test-environment fixes, in apply order (by name)."""
+    return sorted((PATCH_DIR / TESTENV).glob('*.patch'))
+
+
+def testenv_names() -> list[str]:
+    """The same, as names relative to kernel-patches/ (for checkpatch)."""
+    return [f'{TESTENV}/{p.name}' for p in testenv_patches()]

@@ -400,8 +400,10 @@ def checkpatch_one(tree: Path, name: str) -> tuple[bool, str]:
 
 
 def checkpatch(tree: Path) -> int:
+    """checkpatch the series, then the test-environment fixes."""
     bad = 0
-    for n in paths.patches():
+    env = paths.testenv_names()
+    for n in [*paths.patches(), *env]:
         ok, out = checkpatch_one(tree, n)
         bad += not ok
         ignore, reason = accepted_findings(n)

@@ -130,12 +130,14 @@ def run_check(t: Tally, survival: bool = True) -> None:
     except SeriesError as e:
         t.check('pristine base', False, str(e))
         return
-    for n in names:
+    env = paths.testenv_names()
+    for n in [*names, *env]:
         ok, out = series.checkpatch_one(base_tree, n)
         t.check(f'checkpatch --strict {n}', ok, out)
     try:
         prepared = treemod.prepare(None)
-        t.check(f'series ({len(names)} files) applies to the pristine base '
+        t.check(f'series ({len(names)} files) and {len(env)} '
+                f'test-environment fix(es) apply to the pristine base '
                 f'with git am', True)
     except SeriesError as e:
         t.check('series applies to the pristine base', False, str(e))

@@ -4,8 +4,9 @@
 The base is Debian's linux-source-6.12 tarball unpacked into a git
 repository whose first commit (tag `base`) is never modified, or the HEAD
 of a user's tree (KERNEL_SRC) in a throwaway worktree.  Preparing is
-`git checkout -B series base` followed by `git am` of every patch, and is
-skipped when neither the base nor the series changed.
+`git checkout -B series base` followed by `git am` of every patch, then of
+the test-environment fixes in kernel-patches/testenv/ (not part of the
+series), and is skipped when neither the base nor the patches changed.
 """
 
 from __future__ import annotations
@@ -286,9 +287,10 @@ def state_path(tree: Path) -> Path:
 
 def apply_series(tree: Path, base: str, branch: Optional[str],
                  patches: list[Path]) -> str:
+    """base + patches + the test-environment fixes, by git am."""
     reset_to(tree, base, branch)
     env = dict(SERIES_COMMITTER)
-    for p in patches:
+    for p in [*patches, *paths.testenv_patches()]:
         res = subprocess.run(
             ['git', 'am', '-q', '--committer-date-is-author-date',
              '--whitespace=nowarn', str(p)],
@@ -398,7 +400,9 @@ def prepare_tree(tree: Path, base: str, branch: Optional[str],
                         [paths.PATCH_DIR / n for n in names])
     restore_stamps(tree, head, kept)
     sp.write_text(json.dumps({**want, 'head': head, 'tree': str(tree)}) + '\n')
-    log(f'applied {len(names)} patches on {base[:12]} in '
+    log(f'applied {len(names)} patches and '
+        f'{len(paths.testenv_patches())} test-environment fix(es) on '
+        f'{base[:12]} in '
         f'{time.monotonic() - t0:.1f}s: {tree}')
     return tree
 

@@ -107,6 +107,23 @@ class PrepareTest(FakeKernel):
             ap.assert_not_called()
         self.assertEqual(head, gitcmd.git(['rev-parse', 'HEAD'], tree).strip())
 
+    def test_testenv_fixes_are_applied_after_the_series(self):
+        n = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 20', 'L20'),
+                           'mm: change line 20')
+        self.write_series([n])
+        env = self.patches / paths.TESTENV
+        env.mkdir()
+        f = make_patch(self.author, 'mm/Kconfig', KCONFIG, KCONFIG + '# env\n',
+                       'kunit: a test-environment fix', self.tmp / 'fp')
+        f.rename(env / f.name)
+        tree = treemod.prepare(None)
+        self.assertIn('L20', (tree / 'mm/hugetlb.c').read_text())
+        self.assertIn('# env', (tree / 'mm/Kconfig').read_text())
+        subjects = gitcmd.git(['log', '--format=%s', 'base..HEAD'],
+                              tree).splitlines()
+        self.assertEqual(subjects, ['kunit: a test-environment fix',
+                                    'mm: change line 20'])
+
     def test_reprepare_keeps_mtime_of_unchanged_files(self):
         a = self.add_patch('mm/hugetlb.c', HUGETLB.replace('line 3\n', 'L3\n'),
                            'mm: three')
