@@ -10,8 +10,8 @@ the same config (a row's, the series' suites off, the bench on):
   v1     the series at git tag series-v1
   v2     the series in kernel-patches/ of this checkout
 
-Each kernel is the base plus its series, applied with git am in a
-throwaway worktree of the prepared tree (<work>/bench-cost/<variant>/linux,
+Each kernel is the base plus its series and the test-environment fixes
+(tree.apply_series), applied with git am in a throwaway worktree of the prepared tree (<work>/bench-cost/<variant>/linux,
 removed afterwards), plus the bench file, its Kconfig symbol and Makefile
 line (kunit/bench/wb_trace_cost.toml).  `kunit.py run
 wb_trace_cost` (its filter_glob) builds it in <work>/bench-cost/<variant>/
