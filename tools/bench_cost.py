@@ -11,8 +11,9 @@ the same config (a row's, the series' suites off, the bench on):
   v2     the series in kernel-patches/ of this checkout
 
 Each kernel is the base plus its series and the test-environment fixes
-(tree.apply_series), applied with git am in a throwaway worktree of the prepared tree (<work>/bench-cost/<variant>/linux,
-removed afterwards), plus the bench file, its Kconfig symbol and Makefile
+(tree.apply_series), applied with git am in a throwaway worktree of the
+prepared tree (<work>/bench-cost/<variant>/linux, removed afterwards),
+plus the bench file, its Kconfig symbol and Makefile
 line (kunit/bench/wb_trace_cost.toml).  `kunit.py run
 wb_trace_cost` (its filter_glob) builds it in <work>/bench-cost/<variant>/
 build/<row> and boots it with the row's QEMU and kernel arguments, holding
